@@ -1,0 +1,117 @@
+# xcopyd — top-level build.  Plain make + pkg-config; see README.md.
+#
+#   make                 build everything into $(BUILD)/
+#   make check           install missing dependencies (as root), build, run all tests
+#   make demo            the main job on a built-in default
+#   make bench           benchmarks, printed as ratios against their peers
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined check     the suite under ASan/UBSan
+#   make WERROR=1        warnings are errors (the default when CI=true)
+
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DESTDIR     ?=
+SANITIZE    ?=
+
+ifeq ($(SANITIZE),)
+BUILD       ?= build
+else
+BUILD       ?= build-san
+endif
+
+ifeq ($(CI),true)
+WERROR      ?= 1
+endif
+
+NBDKIT_PLUGINDIR := $(shell $(PKG_CONFIG) --variable=plugindir nbdkit 2>/dev/null)
+NBDKIT_CFLAGS    := $(shell $(PKG_CONFIG) --cflags nbdkit 2>/dev/null)
+
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+XCFLAGS  = -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+           -Iinclude -Icommon -MMD -MP
+ifneq ($(WERROR),)
+XCFLAGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+XCFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDSAN    = -fsanitize=$(SANITIZE)
+endif
+LDLIBS  += -lpthread
+
+COMMON_SRC  := $(wildcard common/*.c)
+COMMON_OBJ  := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+PLUGIN_SRC  := $(wildcard plugin/*.c)
+PLUGIN_OBJ  := $(PLUGIN_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC    := $(wildcard tools/*.c)
+TOOLS       := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+UNIT_SRC    := $(wildcard tests/unit/test-*.c)
+UNIT_TESTS  := $(UNIT_SRC:%.c=$(BUILD)/%)
+UNIT_HELPER := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+UNIT_HOBJ   := $(UNIT_HELPER:%.c=$(BUILD)/%.o)
+BENCH_SRC   := $(wildcard bench/*.c)
+BENCHES     := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+LIBXCOPY    := $(BUILD)/libxcopy.a
+PLUGIN_SO   := $(BUILD)/nbdkit-xcopy-plugin.so
+PLUGIN_POD  := $(wildcard plugin/*.pod)
+PLUGIN_MAN  := $(PLUGIN_POD:plugin/%.pod=$(BUILD)/%.1)
+
+.PHONY: all check demo bench install deps clean unit-tests
+.DEFAULT_GOAL := all
+
+all: $(LIBXCOPY) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(PLUGIN_MAN) $(TOOLS) $(UNIT_TESTS) $(BENCHES)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(NBDKIT_CFLAGS) -c -o $@ $<
+
+$(LIBXCOPY): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(PLUGIN_SO): $(PLUGIN_OBJ) $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -shared -Wl,--no-undefined -o $@ $(PLUGIN_OBJ) $(LIBXCOPY) $(LDLIBS)
+
+$(BUILD)/%.1: plugin/%.pod
+	@mkdir -p $(dir $@)
+	pod2man --section=1 --center="xcopyd" --release="xcopyd" --name=$* $< > $@
+
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HOBJ) $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/install-deps.sh --ensure
+
+check: deps
+	$(MAKE) all
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
+
+demo: deps
+	$(MAKE) all
+	BUILD=$(BUILD) scripts/demo.sh
+
+bench: deps
+	$(MAKE) all
+	BUILD=$(BUILD) bench/run
+
+install: all
+	install -d $(DESTDIR)$(NBDKIT_PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(PLUGIN_SO) $(DESTDIR)$(NBDKIT_PLUGINDIR)/
+	for m in $(PLUGIN_MAN); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for t in $(TOOLS); do install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

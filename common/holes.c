@@ -1,0 +1,92 @@
+/* xcopyd: copy a range run by run, keeping source holes as holes.
+ *
+ * DESIGN invariant 4: a copy never inflates a sparse image.  The source is
+ * walked with SEEK_DATA/SEEK_HOLE; data runs go down the copy ladder, hole
+ * runs become holes in the destination (or zeroes where the file system
+ * cannot punch).  The last extent learnt is cached so a batch of many small
+ * ranges costs no lseek per range.
+ */
+#include <unistd.h>
+
+#include "engine-int.h"
+#include "minmax.h"
+
+void
+xcopy_ext_invalidate (struct xcopy_ctx *c, uint64_t off, uint64_t len)
+{
+  if (c->ext.valid && off < c->ext.end && c->ext.start < off + len)
+    c->ext.valid = false;
+}
+
+/* Find the extent holding pos: [pos, *end) is data or a hole. */
+static int
+lookup_extent (struct xcopy_ctx *c, uint64_t pos, bool *data, uint64_t *end)
+{
+  int fd = c->p->src_fd;
+  off_t d, h;
+
+  if (c->ext.valid && c->ext.start <= pos && pos < c->ext.end)
+    goto out;
+
+  d = xcopy_sys.lseek (fd, pos, SEEK_DATA);
+  if (d == -1 && errno == ENXIO)              /* hole up to the end */
+    c->ext = (struct xcopy_extent) { pos, c->src_size, false, true };
+  else if (d == -1 && (errno == EINVAL || errno == EOPNOTSUPP))
+    c->ext = (struct xcopy_extent) { 0, c->src_size, true, true };
+  else if (d == -1)
+    return -errno;
+  else if ((uint64_t) d > pos)
+    c->ext = (struct xcopy_extent) { pos, MIN ((uint64_t) d, c->src_size),
+                                     false, true };
+  else {
+    h = xcopy_sys.lseek (fd, pos, SEEK_HOLE);
+    if (h == -1)
+      return -errno;
+    c->ext = (struct xcopy_extent) { pos, MIN ((uint64_t) h, c->src_size),
+                                     true, true };
+  }
+  if (c->ext.end <= pos)           /* the file changed under us */
+    c->ext = (struct xcopy_extent) { pos, c->src_size, true, true };
+ out:
+  *data = c->ext.data;
+  *end = c->ext.end;
+  return 0;
+}
+
+/* A source hole: the destination must read zeroes, allocated or not. */
+static int
+copy_hole (struct xcopy_ctx *c, uint64_t dst, uint64_t len, uint64_t *done)
+{
+  unsigned zf = (c->flags & XCOPY_F_ALLOCATE) ? 0 : XCOPY_F_MAY_TRIM;
+
+  return xcopy_zero_ladder (c->p, dst, len, zf, done);
+}
+
+int
+xcopy_copy_sparse (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
+                   uint64_t len, uint64_t *done)
+{
+  *done = 0;
+  if (c->flags & XCOPY_F__NO_HOLES)
+    return xcopy_copy_data (c, src, dst, len, done);
+
+  while (*done < len) {
+    uint64_t pos = src + *done, end = 0, n, d = 0;
+    bool data = true;
+    int r = lookup_extent (c, pos, &data, &end);
+
+    if (r < 0)
+      return r;
+    n = MIN (end - pos, len - *done);
+    if (data)
+      r = xcopy_copy_data (c, pos, dst + *done, n, &d);
+    else
+      r = copy_hole (c, dst + *done, n, &d);
+    if (c->same_file)
+      xcopy_ext_invalidate (c, dst + *done, n);
+    *done += d;
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}

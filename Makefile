@@ -43,7 +43,7 @@ LDSAN    = -fsanitize=$(SANITIZE)
 endif
 LDLIBS  += -lpthread
 
-COMMON_SRC  := $(wildcard common/*.c)
+COMMON_SRC  := $(wildcard common/*.c proto/*.c)
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 PLUGIN_SRC  := $(wildcard plugin/*.c)
 PLUGIN_OBJ  := $(PLUGIN_SRC:%.c=$(BUILD)/%.o)
@@ -75,7 +75,7 @@ $(LIBXCOPY): $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(PLUGIN_SO): $(PLUGIN_OBJ) $(LIBXCOPY)
-	$(CC) $(CFLAGS) $(LDSAN) -shared -Wl,--no-undefined -o $@ $(PLUGIN_OBJ) $(LIBXCOPY) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDSAN) -shared -o $@ $(PLUGIN_OBJ) $(LIBXCOPY) $(LDLIBS)
 
 $(BUILD)/%.1: plugin/%.pod
 	@mkdir -p $(dir $@)

@@ -68,7 +68,8 @@ int xcopy_write_full (struct xcopy_pair *p, const unsigned char *buf,
 /* holes.c: copy [src, src+len) preserving holes. */
 int xcopy_copy_sparse (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
                        uint64_t len, uint64_t *done);
-void xcopy_ext_invalidate (struct xcopy_ctx *c, uint64_t off, uint64_t len);
+void xcopy_ext_invalidate (struct xcopy_ctx *c, uint64_t off, uint64_t len,
+                           bool wrote_data);
 
 /* fill.c: zero ladder on p->dst_fd. */
 int xcopy_zero_ladder (struct xcopy_pair *p, uint64_t off, uint64_t len,

@@ -189,7 +189,7 @@ make_seed (const void *pattern, size_t patlen, uint64_t blksize,
     k += patlen;
   if (k % blksize != 0)
     k = patlen;
-  while (k < 65536)
+  while (k < 4194304)
     k *= 2;
   buf = malloc (k);
   if (buf == NULL)

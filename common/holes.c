@@ -11,10 +11,16 @@
 #include "engine-int.h"
 #include "minmax.h"
 
+/* The destination [off, off+len) of the same file was just written.  A
+ * cached data extent stays data when data lands in it; anything else that
+ * overlaps it may have changed.
+ */
 void
-xcopy_ext_invalidate (struct xcopy_ctx *c, uint64_t off, uint64_t len)
+xcopy_ext_invalidate (struct xcopy_ctx *c, uint64_t off, uint64_t len,
+                      bool wrote_data)
 {
-  if (c->ext.valid && off < c->ext.end && c->ext.start < off + len)
+  if (c->ext.valid && off < c->ext.end && c->ext.start < off + len &&
+      !(wrote_data && c->ext.data))
     c->ext.valid = false;
 }
 
@@ -83,7 +89,7 @@ xcopy_copy_sparse (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
     else
       r = copy_hole (c, dst + *done, n, &d);
     if (c->same_file)
-      xcopy_ext_invalidate (c, dst + *done, n);
+      xcopy_ext_invalidate (c, dst + *done, n, data);
     *done += d;
     if (r < 0)
       return r;

@@ -137,8 +137,8 @@ try_splice (struct xcopy_ctx *c, uint64_t src, uint64_t dst, uint64_t len,
   uint64_t start = *done;
   int r = ensure_pipe (c);
 
-  if (r < 0)
-    return rung_failed (c, XCOPY_CAP_SPLICE, -r, 0, ret);
+  if (r < 0)                   /* no pipe now (EMFILE...): bounce this time */
+    return RUNG_NEXT;
   while (*done < len) {
     off_t so = src + *done;
     ssize_t n = xcopy_sys.splice (c->p->src_fd, &so, c->pipefd[1], NULL,

@@ -51,7 +51,9 @@ TOOL_SRC    := $(wildcard tools/*.c)
 TOOLS       := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 UNIT_SRC    := $(wildcard tests/unit/test-*.c)
 UNIT_TESTS  := $(UNIT_SRC:%.c=$(BUILD)/%)
-UNIT_HELPER := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+UNIT_PSRC   := $(wildcard tests/unit/prog-*.c)
+UNIT_PROGS  := $(UNIT_PSRC:%.c=$(BUILD)/%)
+UNIT_HELPER := $(filter-out $(UNIT_SRC) $(UNIT_PSRC),$(wildcard tests/unit/*.c))
 UNIT_HOBJ   := $(UNIT_HELPER:%.c=$(BUILD)/%.o)
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCHES     := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -64,7 +66,7 @@ PLUGIN_MAN  := $(PLUGIN_POD:plugin/%.pod=$(BUILD)/%.1)
 .PHONY: all check demo bench install deps clean unit-tests
 .DEFAULT_GOAL := all
 
-all: $(LIBXCOPY) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(PLUGIN_MAN) $(TOOLS) $(UNIT_TESTS) $(BENCHES)
+all: $(LIBXCOPY) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(PLUGIN_MAN) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -85,6 +87,10 @@ $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HOBJ) $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# Programs that scenarios in tests/func/ run with set-up (a mounted XFS...).
+$(BUILD)/tests/unit/prog-%: $(BUILD)/tests/unit/prog-%.o $(UNIT_HOBJ) $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBXCOPY)

@@ -7,6 +7,7 @@
  * pieces no longer than the distance between source and destination and
  * the pieces are ordered so that none overwrites a source still to be read.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,12 @@ xcopy_check_regular (int fd, uint64_t *size, uint64_t *blksize,
   /* Only regular files have an st_size we can trust for bounds checks. */
   if (!S_ISREG (st.st_mode))
     return -EINVAL;
+  /* O_APPEND makes pwrite ignore its offset: the file would grow. */
+  int fl = fcntl (fd, F_GETFL);
+  if (fl == -1)
+    return -errno;
+  if ((fl & O_ACCMODE) != O_RDONLY && (fl & O_APPEND))
+    return -EBADF;
   *size = st.st_size;
   *blksize = st.st_blksize > 0 ? (uint64_t) st.st_blksize : 4096;
   *dev = st.st_dev;

@@ -134,11 +134,16 @@ finish (struct xcopy_pair *p, unsigned flags, uint64_t done, int r,
   return r;
 }
 
+/* Refusals of the request as a whole (flags, pattern, file) name no range;
+ * a range outside the file names range 0, like a batch would.
+ */
 static int
 refused (struct xcopy_result *res, int r)
 {
   if (res)
-    *res = (struct xcopy_result) { .failed_index = 0, .error = -r };
+    *res = (struct xcopy_result) {
+      .failed_index = r == -ERANGE ? 0 : SIZE_MAX, .error = -r,
+    };
   return r;
 }
 

@@ -123,7 +123,7 @@ drain_pipe (struct xcopy_ctx *c, uint64_t dst, size_t n, uint64_t *done)
       drop_pipe (c);           /* it still holds unwritten data */
       return -err;
     }
-    xcopy_account (c->p, XCOPY_M_SPLICE, 0, 1);
+    xcopy_account (c->p, XCOPY_M_SPLICE, w, 1);
     *done += w;
     n -= w;
   }
@@ -154,7 +154,7 @@ try_splice (struct xcopy_ctx *c, uint64_t src, uint64_t dst, uint64_t len,
       return rung_failed (c, XCOPY_CAP_SPLICE, n == 0 ? EOPNOTSUPP : errno,
                           *done - start, ret);
     }
-    xcopy_account (c->p, XCOPY_M_SPLICE, n, 1);
+    xcopy_account (c->p, XCOPY_M_SPLICE, 0, 1);   /* bytes count on the way out */
     r = drain_pipe (c, dst, n, done);
     if (r < 0)
       return rung_failed (c, XCOPY_CAP_SPLICE, -r, *done - start, ret);

@@ -99,9 +99,10 @@ void xcopy_pair_init (struct xcopy_pair *p, int src_fd, int dst_fd,
 #define XCOPY_RESULT_BACKWARD (1u << 0)
 
 /* Exact progress.  On success: error == 0, ranges_done == count,
- * bytes_done == sum of lengths, failed_index == SIZE_MAX.  On failure: ranges [0, ranges_done) are
- * complete, range ranges_done got failed_done bytes, nothing after it was
- * touched, error is the positive errno.  Validation failures touch nothing
+ * bytes_done == sum of lengths, failed_index == SIZE_MAX.  On failure:
+ * failed_index == ranges_done, ranges [0, ranges_done) are complete, that
+ * range got failed_done bytes, nothing after it was touched, error is the
+ * positive errno.  Validation failures touch nothing
  * and set failed_index to the offending range (or SIZE_MAX when the batch as
  * a whole is refused).
  */
@@ -125,6 +126,7 @@ struct xcopy_result {
  * Refusals (nothing touched):
  *   -EINVAL  unknown flags, or a file that is not a regular file
  *            (failed_index = SIZE_MAX)
+ *   -EBADF   a destination opened with O_APPEND (failed_index = SIZE_MAX)
  *   -EINVAL  empty batch (count == 0, failed_index = SIZE_MAX)
  *   -E2BIG   count > XCOPY_MAX_RANGES (failed_index = SIZE_MAX)
  *   -ERANGE  a range that overflows or ends beyond the source or the
@@ -144,7 +146,8 @@ int xcopy_copyv (struct xcopy_pair *p, const struct xcopy_range *ranges,
  */
 /* Single-range operations (fill, zero, punch) report like a batch of one
  * range: on failure failed_index == 0 and failed_done is the bytes done from
- * off; refusals (-EINVAL, -ERANGE) touch nothing.
+ * off.  Refusals touch nothing: -ERANGE (outside the file) names range 0,
+ * -EINVAL/-EBADF (flags, pattern, file) name SIZE_MAX.
  */
 int xcopy_fill (struct xcopy_pair *p, uint64_t off, uint64_t len,
                 const void *pattern, size_t patlen, unsigned flags,

@@ -24,17 +24,40 @@ _run_cleanups () {
 }
 trap _run_cleanups EXIT
 
+# _san_env ARRAYNAME: the env(1) prefix that runs nbdkit with the sanitizer
+# runtime preloaded and its reports written where tests/run looks for them
+# (a daemonised nbdkit has no stderr to report to).
+_san_env () {
+  local -n _pre=$1
+  _pre=()
+  [[ -n ${XCOPY_NBDKIT_PRELOAD:-} ]] || return 0
+  _pre=(env "LD_PRELOAD=$XCOPY_NBDKIT_PRELOAD")
+  if [[ -n ${XCOPY_SAN_LOG_DIR:-} ]]; then
+    _pre+=("ASAN_OPTIONS=${ASAN_OPTIONS:-}:log_path=$XCOPY_SAN_LOG_DIR/nbdkit"
+           "UBSAN_OPTIONS=${UBSAN_OPTIONS:-}:log_path=$XCOPY_SAN_LOG_DIR/nbdkit")
+  fi
+}
+
+# stop_pid PID: TERM, then wait up to 5 s for it to go (so exit-time
+# sanitizer reports get written), then KILL.
+stop_pid () {
+  local pid=$1 i
+  kill "$pid" 2>/dev/null || return 0
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 # start_nbdkit SOCK PIDFILE [nbdkit args after the plugin...]
 # Starts `nbdkit xcopy` on a Unix socket, waits for it, registers cleanup.
 start_nbdkit () {
   local sock=$1 pidf=$2; shift 2
   local pre=()
-  [[ -n ${XCOPY_NBDKIT_PRELOAD:-} ]] && pre=(env "LD_PRELOAD=$XCOPY_NBDKIT_PRELOAD")
+  _san_env pre
   "${pre[@]}" nbdkit -U "$sock" -P "$pidf" "$XCOPY_PLUGIN" "$@"
   local i
   for i in $(seq 100); do [[ -s $pidf && -S $sock ]] && break; sleep 0.1; done
   [[ -s $pidf ]] || fail "nbdkit did not start"
-  on_exit "kill \$(cat $pidf) 2>/dev/null; sleep 0.2"
+  on_exit "stop_pid \$(cat $pidf)"
 }
 
 # mount_xfs DIR [SIZE]: a loop-mounted XFS with reflink at DIR (root only).
@@ -61,7 +84,7 @@ nbd_uri () { echo "nbd+unix:///${2:-}?socket=$1"; }
 # --run, --help, bad parameters), preloading the sanitizer runtimes.
 run_nbdkit () {
   local pre=()
-  [[ -n ${XCOPY_NBDKIT_PRELOAD:-} ]] && pre=(env "LD_PRELOAD=$XCOPY_NBDKIT_PRELOAD")
+  _san_env pre
   "${pre[@]}" nbdkit "$XCOPY_PLUGIN" "$@"
 }
 

@@ -14,7 +14,9 @@ PACKAGES=(
   nbdkit nbdkit-plugin-dev libnbd-dev
   # tests, demo and benchmarks
   libnbd-bin qemu-utils xfsprogs util-linux e2fsprogs fio
-  coreutils procps
+  coreutils procps clang libclang-rt-14-dev
+  # README's worked example (QEMU attached with -blockdev nbd)
+  qemu-system-x86
 )
 
 missing=()

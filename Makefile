@@ -28,6 +28,8 @@ endif
 
 NBDKIT_PLUGINDIR := $(shell $(PKG_CONFIG) --variable=plugindir nbdkit 2>/dev/null)
 NBDKIT_CFLAGS    := $(shell $(PKG_CONFIG) --cflags nbdkit 2>/dev/null)
+GLIB_CFLAGS      := $(shell $(PKG_CONFIG) --cflags glib-2.0 gio-unix-2.0 json-glib-1.0 2>/dev/null)
+GLIB_LIBS        := $(shell $(PKG_CONFIG) --libs glib-2.0 gio-unix-2.0 json-glib-1.0 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-format-nonliteral
@@ -45,6 +47,8 @@ LDLIBS  += -lpthread
 
 COMMON_SRC  := $(wildcard common/*.c proto/*.c)
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+SCSI_SRC    := $(wildcard daemon/scsi/*.c)
+SCSI_OBJ    := $(SCSI_SRC:%.c=$(BUILD)/%.o)
 PLUGIN_SRC  := $(wildcard plugin/*.c)
 PLUGIN_OBJ  := $(PLUGIN_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC    := $(wildcard tools/*.c)
@@ -58,7 +62,11 @@ UNIT_HOBJ   := $(UNIT_HELPER:%.c=$(BUILD)/%.o)
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCHES     := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+CTL_SRC     := $(wildcard daemon/xcopyctl/*.c)
+CTL_OBJ     := $(CTL_SRC:%.c=$(BUILD)/%.o)
+XCOPYCTL    := $(if $(CTL_SRC),$(BUILD)/xcopyctl)
 LIBXCOPY    := $(BUILD)/libxcopy.a
+LIBSCSI     := $(if $(SCSI_SRC),$(BUILD)/libxcopyscsi.a)
 PLUGIN_SO   := $(BUILD)/nbdkit-xcopy-plugin.so
 PLUGIN_POD  := $(wildcard plugin/*.pod)
 PLUGIN_MAN  := $(PLUGIN_POD:plugin/%.pod=$(BUILD)/%.1)
@@ -66,13 +74,25 @@ PLUGIN_MAN  := $(PLUGIN_POD:plugin/%.pod=$(BUILD)/%.1)
 .PHONY: all check demo bench install deps clean unit-tests
 .DEFAULT_GOAL := all
 
-all: $(LIBXCOPY) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(PLUGIN_MAN) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
+all: $(LIBXCOPY) $(LIBSCSI) $(XCOPYCTL) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(PLUGIN_MAN) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) $(NBDKIT_CFLAGS) -c -o $@ $<
 
+# The daemon side builds against glib; common/ and proto/ never do.
+$(BUILD)/daemon/xcopyctl/%.o: daemon/xcopyctl/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/xcopyctl: $(CTL_OBJ) $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(GLIB_LIBS) $(LDLIBS)
+
 $(LIBXCOPY): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libxcopyscsi.a: $(SCSI_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -86,11 +106,11 @@ $(BUILD)/%.1: plugin/%.pod
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/unit/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HOBJ) $(LIBXCOPY)
+$(BUILD)/tests/unit/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HOBJ) $(LIBSCSI) $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Programs that scenarios in tests/func/ run with set-up (a mounted XFS...).
-$(BUILD)/tests/unit/prog-%: $(BUILD)/tests/unit/prog-%.o $(UNIT_HOBJ) $(LIBXCOPY)
+$(BUILD)/tests/unit/prog-%: $(BUILD)/tests/unit/prog-%.o $(UNIT_HOBJ) $(LIBSCSI) $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBXCOPY)
@@ -115,7 +135,7 @@ install: all
 	install -d $(DESTDIR)$(NBDKIT_PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PLUGIN_SO) $(DESTDIR)$(NBDKIT_PLUGINDIR)/
 	for m in $(PLUGIN_MAN); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
-	for t in $(TOOLS); do install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
+	for t in $(TOOLS) $(XCOPYCTL); do install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
 
 clean:
 	rm -rf build build-san

@@ -38,6 +38,8 @@ struct xcopy_ctx {
   size_t pipe_size;
   unsigned char *buf;        /* bounce buffer, allocated on first use */
   struct xcopy_extent ext;   /* cache of the last source extent */
+  struct xcopy_ctl *ctl;     /* progress and cancel, may be NULL */
+  uint64_t ctl_base;         /* bytes done before the current range */
 };
 
 /* stats.c */

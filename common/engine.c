@@ -207,7 +207,14 @@ run_batch (struct xcopy_ctx *c, const struct xcopy_range *r, size_t count,
     struct xcopy_range run;
     size_t j = coalesce (c, r, i, count, &run), k = i;
     uint64_t done = 0;
-    int ret = copy_range (c, &run, &done, &res->flags);
+    int ret = -ECANCELED;
+
+    if (c->ctl) {
+      atomic_store (&c->ctl->bytes_done, res->bytes_done);
+      c->ctl_base = res->bytes_done;
+    }
+    if (c->ctl == NULL || !atomic_load (&c->ctl->cancel))
+      ret = copy_range (c, &run, &done, &res->flags);
 
     res->bytes_done += done;
     if (ret < 0) {
@@ -220,12 +227,22 @@ run_batch (struct xcopy_ctx *c, const struct xcopy_range *r, size_t count,
     res->flags = 0;
     res->ranges_done = i = j;
   }
+  if (c->ctl)
+    atomic_store (&c->ctl->bytes_done, res->bytes_done);
   return 0;
 }
 
 int
 xcopy_copyv (struct xcopy_pair *p, const struct xcopy_range *ranges,
              size_t count, unsigned flags, struct xcopy_result *res)
+{
+  return xcopy_copyv_ctl (p, ranges, count, flags, NULL, res);
+}
+
+int
+xcopy_copyv_ctl (struct xcopy_pair *p, const struct xcopy_range *ranges,
+                 size_t count, unsigned flags, struct xcopy_ctl *ctl,
+                 struct xcopy_result *res)
 {
   struct xcopy_result local;
   struct xcopy_ctx c;
@@ -239,6 +256,7 @@ xcopy_copyv (struct xcopy_pair *p, const struct xcopy_range *ranges,
   else if (count > XCOPY_MAX_RANGES)
     r = -E2BIG;
   else if ((r = xcopy_ctx_init (&c, p, flags)) == 0) {
+    c.ctl = ctl;
     r = validate (&c, ranges, count, res);
     if (r == 0)
       r = run_batch (&c, ranges, count, res);

@@ -68,22 +68,38 @@ copy_hole (struct xcopy_ctx *c, uint64_t dst, uint64_t len, uint64_t *done)
   return xcopy_zero_ladder (c->p, dst, len, zf, done);
 }
 
+/* A job may be watching: publish progress, honour a cancel. */
+static int
+piece_done (struct xcopy_ctx *c, uint64_t range_done)
+{
+  if (c->ctl == NULL)
+    return 0;
+  atomic_store (&c->ctl->bytes_done, c->ctl_base + range_done);
+  return atomic_load (&c->ctl->cancel) ? -ECANCELED : 0;
+}
+
 int
 xcopy_copy_sparse (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
                    uint64_t len, uint64_t *done)
 {
   *done = 0;
-  if (c->flags & XCOPY_F__NO_HOLES)
+  if ((c->flags & XCOPY_F__NO_HOLES) && c->ctl == NULL)
     return xcopy_copy_data (c, src, dst, len, done);
 
   while (*done < len) {
     uint64_t pos = src + *done, end = 0, n, d = 0;
     bool data = true;
-    int r = lookup_extent (c, pos, &data, &end);
+    int r = 0;
 
+    if (c->flags & XCOPY_F__NO_HOLES)
+      end = src + len;
+    else
+      r = lookup_extent (c, pos, &data, &end);
     if (r < 0)
       return r;
     n = MIN (end - pos, len - *done);
+    if (c->ctl)
+      n = MIN (n, XCOPY_CTL_PIECE);
     if (data)
       r = xcopy_copy_data (c, pos, dst + *done, n, &d);
     else
@@ -91,6 +107,8 @@ xcopy_copy_sparse (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
     if (c->same_file)
       xcopy_ext_invalidate (c, dst + *done, n, data);
     *done += d;
+    if (r == 0 && *done < len)
+      r = piece_done (c, *done);
     if (r < 0)
       return r;
   }

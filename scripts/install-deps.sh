@@ -11,7 +11,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   gcc make pkg-config libc6-dev perl
-  nbdkit nbdkit-plugin-dev libnbd-dev
+  nbdkit nbdkit-plugin-dev libnbd-dev libglib2.0-dev libjson-glib-dev
   # tests, demo and benchmarks
   libnbd-bin qemu-utils xfsprogs util-linux e2fsprogs fio
   coreutils procps clang libclang-rt-14-dev

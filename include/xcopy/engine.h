@@ -115,6 +115,19 @@ struct xcopy_result {
   unsigned flags;
 };
 
+/* Control of a long-running copy shared with another thread: the job
+ * runner sets cancel; the engine publishes bytes done as it goes and stops
+ * at the next piece boundary (a range boundary, or every
+ * XCOPY_CTL_PIECE bytes inside a long range) with -ECANCELED and exact
+ * progress in the result.
+ */
+struct xcopy_ctl {
+  _Atomic bool cancel;
+  _Atomic uint64_t bytes_done;
+};
+
+#define XCOPY_CTL_PIECE (UINT64_C (64) << 20)
+
 /* Largest fill pattern, in bytes. */
 #define XCOPY_FILL_MAX_PATTERN (1u << 20)
 
@@ -136,6 +149,11 @@ struct xcopy_result {
  */
 int xcopy_copyv (struct xcopy_pair *p, const struct xcopy_range *ranges,
                  size_t count, unsigned flags, struct xcopy_result *res);
+
+/* The same, observable and cancellable through ctl (may be NULL). */
+int xcopy_copyv_ctl (struct xcopy_pair *p, const struct xcopy_range *ranges,
+                     size_t count, unsigned flags, struct xcopy_ctl *ctl,
+                     struct xcopy_result *res);
 
 /* Write pattern (patlen bytes, repeated) over [off, off+len) of p->dst_fd.
  * len must be a multiple of patlen (-EINVAL), patlen in

@@ -6,7 +6,7 @@ set -euo pipefail
 : "${TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${BUILD:=build}"
 : "${XCOPY_PLUGIN:=$TOP/$BUILD/nbdkit-xcopy-plugin.so}"
-export PATH="$TOP/$BUILD/tools:$PATH"
+export PATH="$TOP/$BUILD:$TOP/$BUILD/tools:$PATH"
 
 skip () { echo "SKIP: $*"; exit 77; }
 fail () { echo "FAIL: $*" >&2; exit 1; }

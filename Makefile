@@ -69,12 +69,13 @@ LIBXCOPY    := $(BUILD)/libxcopy.a
 LIBSCSI     := $(if $(SCSI_SRC),$(BUILD)/libxcopyscsi.a)
 PLUGIN_SO   := $(BUILD)/nbdkit-xcopy-plugin.so
 PLUGIN_POD  := $(wildcard plugin/*.pod)
-PLUGIN_MAN  := $(PLUGIN_POD:plugin/%.pod=$(BUILD)/%.1)
+DOCS_POD    := $(wildcard docs/*.pod)
+MAN_PAGES   := $(PLUGIN_POD:plugin/%.pod=$(BUILD)/%.1) $(DOCS_POD:docs/%.pod=$(BUILD)/%.1)
 
 .PHONY: all check demo bench install deps clean unit-tests
 .DEFAULT_GOAL := all
 
-all: $(LIBXCOPY) $(LIBSCSI) $(XCOPYCTL) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(PLUGIN_MAN) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
+all: $(LIBXCOPY) $(LIBSCSI) $(XCOPYCTL) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(MAN_PAGES) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -100,6 +101,10 @@ $(PLUGIN_SO): $(PLUGIN_OBJ) $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -shared -o $@ $(PLUGIN_OBJ) $(LIBXCOPY) $(LDLIBS)
 
 $(BUILD)/%.1: plugin/%.pod
+	@mkdir -p $(dir $@)
+	pod2man --section=1 --center="xcopyd" --release="xcopyd" --name=$* $< > $@
+
+$(BUILD)/%.1: docs/%.pod
 	@mkdir -p $(dir $@)
 	pod2man --section=1 --center="xcopyd" --release="xcopyd" --name=$* $< > $@
 
@@ -134,7 +139,7 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(NBDKIT_PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PLUGIN_SO) $(DESTDIR)$(NBDKIT_PLUGINDIR)/
-	for m in $(PLUGIN_MAN); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in $(MAN_PAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for t in $(TOOLS) $(XCOPYCTL); do install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
 
 clean:

@@ -1,5 +1,6 @@
 /* xcopyd: atomic whole-file clone (see clone.h for the steps and why). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -165,12 +166,11 @@ sync_dir (int dirfd)
   return r;
 }
 
-/* Steps 1-3 on an open temporary file.  On a failure after the copy,
- * *res is made to say "the range failed with all its bytes done".
- */
+/* Steps 1-3 on an open temporary file. */
 static int
 fill (struct tmp *t, int src_fd, const struct stat *st, unsigned flags,
-      struct xcopy_stats *stats, struct xcopy_result *res)
+      struct xcopy_stats *stats, struct xcopy_ctl *ctl,
+      struct xcopy_result *res)
 {
   struct xcopy_pair p;
   const struct xcopy_range whole = { 0, 0, (uint64_t) st->st_size };
@@ -181,17 +181,27 @@ fill (struct tmp *t, int src_fd, const struct stat *st, unsigned flags,
   if (fchmod (t->fd, mode) == -1 || ftruncate (t->fd, st->st_size) == -1)
     return -errno;
   xcopy_pair_init (&p, src_fd, t->fd, stats);
-  r = xcopy_copyv (&p, &whole, 1, flags & XCOPY_CLONE_COPY_FLAGS, res);
+  r = xcopy_copyv_ctl (&p, &whole, 1, flags & XCOPY_CLONE_COPY_FLAGS, ctl,
+                       res);
   if (r < 0)
     return r;
+  /* A job cancelled as the copy finished must not produce a file. */
+  if (ctl && atomic_load (&ctl->cancel))
+    return -ECANCELED;
   /* fsync, not fdatasync: the size must be durable before the name. */
-  if (fsync (t->fd) == -1) {
-    r = -errno;
-    *res = (struct xcopy_result) {
-      .bytes_done = whole.len, .failed_done = whole.len, .failed_index = 0,
-    };
-  }
-  return r;
+  if (fsync (t->fd) == -1)
+    return -errno;
+  return 0;
+}
+
+/* The copy is done but the clone failed: say "range 0 failed with all
+ * its bytes done", as the engine would.
+ */
+static void
+failed_after_copy (struct xcopy_result *res)
+{
+  *res = (struct xcopy_result) { .bytes_done = res->bytes_done,
+                                 .failed_done = res->bytes_done };
 }
 
 /* Refusals before anything is created. */
@@ -224,7 +234,7 @@ check_args (int src_fd, int dirfd, const char *dst, unsigned flags,
 int
 xcopy_clone (int src_fd, int dst_dirfd, const char *dst_name,
              unsigned flags, struct xcopy_stats *stats,
-             struct xcopy_result *res)
+             struct xcopy_ctl *ctl, struct xcopy_result *res)
 {
   struct xcopy_result local;
   struct tmp t = { .dirfd = dst_dirfd, .fd = -1 };
@@ -235,16 +245,20 @@ xcopy_clone (int src_fd, int dst_dirfd, const char *dst_name,
     res = &local;
   *res = (struct xcopy_result) { .failed_index = SIZE_MAX };
   r = check_args (src_fd, dst_dirfd, dst_name, flags, &st);
-  if (r == 0)
+  if (r == 0) {
+    res->failed_index = 0;      /* past the refusals: range 0 failed */
     r = tmp_open (&t, dst_name, flags & XCOPY_CLONE_NAMED_TEMP);
-  if (r == 0)
-    r = fill (&t, src_fd, &st, flags, stats, res);
+  }
+  if (r == 0) {
+    r = fill (&t, src_fd, &st, flags, stats, ctl, res);
+    if (r < 0 && res->ranges_done == 1)
+      failed_after_copy (res);
+  }
   if (r == 0) {
     r = (flags & XCOPY_CLONE_REPLACE) ? place_replace (&t, dst_name)
                                       : place_new (&t, dst_name);
-    if (r < 0)                  /* the copy is done; placing it failed */
-      *res = (struct xcopy_result) { .bytes_done = res->bytes_done,
-                                     .failed_done = res->bytes_done };
+    if (r < 0)
+      failed_after_copy (res);
   }
   tmp_discard (&t);
   if (r == 0) {

@@ -8,7 +8,8 @@
  *      final step is a link or rename, never a copy), mode 0600 or the
  *      source's permission bits;
  *   2. ftruncate to the source size, then one engine range over the whole
- *      file: reflink where possible, holes kept (DESIGN invariant 4);
+ *      file (xcopy_copyv_ctl): reflink where possible, holes kept (DESIGN
+ *      invariant 4);
  *   3. fsync the file: a name must never point at data still in flight;
  *   4. without XCOPY_CLONE_REPLACE: linkat() to the name, which fails with
  *      EEXIST if the name appeared meanwhile — never replaces anything;
@@ -57,17 +58,22 @@ int xcopy_clone_check_name (const char *name);
 
 /* Copy the whole of src_fd (a regular file) into a new file dst_name in
  * the directory dst_dirfd (or AT_FDCWD).  Counters land in *stats (may be
- * NULL).  *res (may be NULL) reports like a batch of one range [0, size):
+ * NULL).  ctl (may be NULL) lets a job runner watch bytes done (of the
+ * source size) and cancel: the copy stops at the next piece boundary (see
+ * xcopy_copyv_ctl), a cancel seen after the copy still stops the clone
+ * before its name appears; either way -ECANCELED and nothing is left.
+ * *res (may be NULL) reports like a batch of one range [0, size):
  *   - refusals touch nothing, failed_index = SIZE_MAX:
  *       -EINVAL        unknown flags, a bad name, a source that is not a
  *                      regular file
  *       -ENAMETOOLONG  name over NAME_MAX
  *       -EEXIST        dst_name exists (without XCOPY_CLONE_REPLACE)
  *       -EISDIR        dst_name is a directory (with it)
- *   - a name that appears during the clone: -EEXIST after the copy;
- *   - a failed copy (-ENOSPC, -EIO, ...) reports the engine's progress;
- *     a failure after the copy (fsync, link, rename) reports the range
- *     as failed with all its bytes done.  Either way the destination name
+ *   - any later failure names range 0 (failed_index 0): creating the
+ *     temporary file (failed_done 0); the copy (-ENOSPC, -EIO, ...: the
+ *     engine's exact progress); after the copy (fsync, link, rename,
+ *     -ECANCELED, or -EEXIST when the name appeared meanwhile:
+ *     failed_done = bytes_done = size).  Either way the destination name
  *     is untouched (absent, or still the old file) and no temporary file
  *     remains.
  *   - success: 0, ranges_done = 1, bytes_done = size, and
@@ -77,6 +83,6 @@ int xcopy_clone_check_name (const char *name);
  */
 int xcopy_clone (int src_fd, int dst_dirfd, const char *dst_name,
                  unsigned flags, struct xcopy_stats *stats,
-                 struct xcopy_result *res);
+                 struct xcopy_ctl *ctl, struct xcopy_result *res);
 
 #endif /* XCOPY_CLONE_H */

@@ -6,7 +6,8 @@
  * in-flight NBD write, or an NBD write could land in the middle of a copy's
  * destination and be overwritten by stale data a moment later.
  *
- * Who takes what (the plugin's contract; PROTOCOL.md states it for clients):
+ * Who takes what (the plugin's contract; proto/PROTOCOL.md §9 states it
+ * for clients):
  *   - NBD pwrite, zero and trim: their range, RANGELOCK_EXCL, for the
  *     duration of the call.  NBD reads take nothing: a read racing a write
  *     may see old or new bytes, as with any block device.
@@ -28,7 +29,8 @@
  * Deadlock freedom: a batch is acquired atomically within one table and a
  * single-table holder never waits while holding.  rangelock_acquire_copy()
  * spans two tables by taking them in address order, so no cycle can form
- * as long as every multi-table caller uses it (or the same order).
+ * as long as callers never wait for a lock while holding another except
+ * through it (or in the same order).
  *
  * Cost: one mutex, two intrusive lists, no allocation for a single range
  * (the caller provides the hold, e.g. on its stack).  Batches allocate one

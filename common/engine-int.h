@@ -54,12 +54,17 @@ int xcopy_ctx_init (struct xcopy_ctx *c, struct xcopy_pair *p,
                     unsigned flags);
 void xcopy_ctx_fini (struct xcopy_ctx *c);
 int xcopy_ctx_buf (struct xcopy_ctx *c);
+int xcopy_dst_facts (const struct xcopy_pair *p, uint64_t *size,
+                     uint64_t *blksize);
 int xcopy_check_regular (int fd, uint64_t *size, uint64_t *blksize,
                          uint64_t *dev, uint64_t *ino);
 
 /* ladder.c: copy [src, src+len) as data; *done = bytes finished. */
 int xcopy_copy_data (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
                      uint64_t len, uint64_t *done);
+
+int xcopy_reflink_run (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
+                       uint64_t len, uint64_t *done);
 
 /* ladder.c: exact-length reads and writes (short ones are retried). */
 int xcopy_read_full (int fd, unsigned char *buf, size_t n, uint64_t off);

@@ -46,24 +46,62 @@ xcopy_check_regular (int fd, uint64_t *size, uint64_t *blksize,
   return 0;
 }
 
+/* What a call needs to know about the two files, from fstat or pinned. */
+static int
+pair_facts (const struct xcopy_pair *p, uint64_t *src_size,
+            uint64_t *dst_size, uint64_t *blksize, bool *same_file)
+{
+  uint64_t sbs, sdev, sino, ddev, dino;
+  int r;
+
+  if (p->pinned) {
+    *src_size = p->src_size;
+    *dst_size = p->dst_size;
+    *blksize = p->blksize;
+    *same_file = p->same_file;
+    return 0;
+  }
+  r = xcopy_check_regular (p->src_fd, src_size, &sbs, &sdev, &sino);
+  if (r == 0)
+    r = xcopy_check_regular (p->dst_fd, dst_size, blksize, &ddev, &dino);
+  if (r == 0)
+    *same_file = sdev == ddev && sino == dino;
+  return r;
+}
+
+int
+xcopy_pair_pin (struct xcopy_pair *p)
+{
+  int r;
+
+  p->pinned = false;
+  r = pair_facts (p, &p->src_size, &p->dst_size, &p->blksize, &p->same_file);
+  p->pinned = r == 0;
+  return r;
+}
+
+int
+xcopy_dst_facts (const struct xcopy_pair *p, uint64_t *size, uint64_t *bs)
+{
+  uint64_t dev, ino;
+
+  if (p->pinned) {
+    *size = p->dst_size;
+    *bs = p->blksize;
+    return 0;
+  }
+  return xcopy_check_regular (p->dst_fd, size, bs, &dev, &ino);
+}
+
 int
 xcopy_ctx_init (struct xcopy_ctx *c, struct xcopy_pair *p, unsigned flags)
 {
-  uint64_t dst_size, sbs, sdev, sino, ddev, dino;
-  int r;
-
   memset (c, 0, sizeof *c);
   c->p = p;
   c->flags = flags;
   c->pipefd[0] = c->pipefd[1] = -1;
-  r = xcopy_check_regular (p->src_fd, &c->src_size, &sbs, &sdev, &sino);
-  if (r == 0)
-    r = xcopy_check_regular (p->dst_fd, &dst_size, &c->blksize, &ddev, &dino);
-  if (r < 0)
-    return r;
-  c->dst_size = dst_size;
-  c->same_file = sdev == ddev && sino == dino;
-  return 0;
+  return pair_facts (p, &c->src_size, &c->dst_size, &c->blksize,
+                     &c->same_file);
 }
 
 void

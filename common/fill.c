@@ -104,12 +104,12 @@ static int
 check_target (struct xcopy_pair *p, uint64_t off, uint64_t len,
               unsigned flags, unsigned allowed, uint64_t *blksize)
 {
-  uint64_t size, bs, dev, ino;
+  uint64_t size, bs;
   int r;
 
   if (flags & ~allowed)
     return -EINVAL;
-  r = xcopy_check_regular (p->dst_fd, &size, &bs, &dev, &ino);
+  r = xcopy_dst_facts (p, &size, &bs);
   if (r < 0)
     return r;
   if (blksize)

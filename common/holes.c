@@ -78,6 +78,27 @@ piece_done (struct xcopy_ctx *c, uint64_t range_done)
   return atomic_load (&c->ctl->cancel) ? -ECANCELED : 0;
 }
 
+/* One step of the walk: the extent at src, at most max bytes of it. */
+static int
+walk_step (struct xcopy_ctx *c, uint64_t src, uint64_t dst, uint64_t max,
+           uint64_t *d)
+{
+  uint64_t end = src + max;
+  bool data = true;
+  int r = 0;
+
+  if (!(c->flags & XCOPY_F__NO_HOLES))
+    r = lookup_extent (c, src, &data, &end);
+  if (r < 0)
+    return r;
+  max = MIN (end - src, max);
+  r = data ? xcopy_copy_data (c, src, dst, max, d)
+           : copy_hole (c, dst, max, d);
+  if (c->same_file)
+    xcopy_ext_invalidate (c, dst, max, data);
+  return r;
+}
+
 int
 xcopy_copy_sparse (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
                    uint64_t len, uint64_t *done)
@@ -87,25 +108,17 @@ xcopy_copy_sparse (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
     return xcopy_copy_data (c, src, dst, len, done);
 
   while (*done < len) {
-    uint64_t pos = src + *done, end = 0, n, d = 0;
-    bool data = true;
-    int r = 0;
+    uint64_t n = len - *done, d = 0;
+    int r;
 
-    if (c->flags & XCOPY_F__NO_HOLES)
-      end = src + len;
-    else
-      r = lookup_extent (c, pos, &data, &end);
-    if (r < 0)
-      return r;
-    n = MIN (end - pos, len - *done);
-    if (c->ctl)
+    if (c->ctl)                     /* a job watches: stop now and then */
       n = MIN (n, XCOPY_CTL_PIECE);
-    if (data)
-      r = xcopy_copy_data (c, pos, dst + *done, n, &d);
-    else
-      r = copy_hole (c, dst + *done, n, &d);
-    if (c->same_file)
-      xcopy_ext_invalidate (c, dst + *done, n, data);
+    /* Aligned runs reflink whole, holes included; others walk. */
+    r = xcopy_reflink_run (c, src + *done, dst + *done, n, &d);
+    if (r > 0)
+      r = walk_step (c, src + *done, dst + *done, n, &d);
+    else if (c->same_file)
+      xcopy_ext_invalidate (c, dst + *done, d, false);
     *done += d;
     if (r == 0 && *done < len)
       r = piece_done (c, *done);

@@ -248,6 +248,31 @@ copy_unaligned (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
   return bounce (c, src, dst, len, done);
 }
 
+/* A block-aligned run can be reflinked whole, holes and all: a reflink maps
+ * source holes as holes, so the hole walk (two lseeks per extent, and
+ * SEEK_HOLE is slow on heavily shared files) is not needed.  Returns 0
+ * when done, 1 when the caller must walk instead, or -errno.
+ */
+int
+xcopy_reflink_run (struct xcopy_ctx *c, uint64_t src, uint64_t dst,
+                   uint64_t len, uint64_t *done)
+{
+  uint64_t bs = c->blksize;
+  int ret = 0;
+
+  *done = 0;
+  if ((c->flags & XCOPY_F_ALLOCATE) || len == 0 ||
+      !use_rung (c, XCOPY_CAP_REFLINK, XCOPY_F_NO_REFLINK) ||
+      src % bs || dst % bs || len % bs)
+    return 1;
+  switch (try_reflink (c, src, dst, len, done, &ret)) {
+  case RUNG_DONE: return 0;
+  case RUNG_NEXT: return 1;
+  case RUNG_ERROR: return ret;
+  }
+  return 1;
+}
+
 /* Reflink needs block-aligned offsets and length: split the run into an
  * unaligned head, an aligned middle and a tail.  Only possible when source
  * and destination are equally misaligned.

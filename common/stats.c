@@ -46,6 +46,8 @@ xcopy_pair_init (struct xcopy_pair *p, int src_fd, int dst_fd,
   p->dst_fd = dst_fd;
   atomic_init (&p->caps, XCOPY_CAP_ALL);
   p->stats = stats;
+  p->pinned = p->same_file = false;
+  p->src_size = p->dst_size = p->blksize = 0;
 }
 
 bool

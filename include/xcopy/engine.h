@@ -71,10 +71,23 @@ struct xcopy_pair {
   int dst_fd;
   _Atomic unsigned caps;
   struct xcopy_stats *stats;    /* may be NULL */
+  /* Filled in by xcopy_pair_pin; otherwise learnt afresh on every call. */
+  bool pinned;
+  bool same_file;
+  uint64_t src_size, dst_size, blksize;
 };
 
 void xcopy_pair_init (struct xcopy_pair *p, int src_fd, int dst_fd,
                       struct xcopy_stats *stats);
+
+/* Check both files once (regular files, destination not O_APPEND) and
+ * remember their sizes, so calls need no fstat/fcntl of their own.  The
+ * caller promises that neither file changes size while the pair is pinned:
+ * true of exports, whose size NBD fixes for the life of a connection.  A
+ * reflink of 1 GiB takes ~10 us, so four system calls per call are a
+ * third of its cost.  Returns 0, or -errno as xcopy_copyv would refuse.
+ */
+int xcopy_pair_pin (struct xcopy_pair *p);
 
 /* Operation flags.  Unknown bits are refused with -EINVAL. */
 #define XCOPY_F_ALLOCATE    (1u << 0) /* copy: source holes become allocated zeroes */

@@ -20,19 +20,24 @@ real_clone_range (int src_fd, uint64_t src_off, uint64_t len,
   return ioctl (dst_fd, FICLONERANGE, &fcr);
 }
 
-static const struct xcopy_sys real_sys = {
-  .copy_file_range = copy_file_range,
-  .clone_range = real_clone_range,
-  .splice = splice,
-  .pread = pread,
-  .pwrite = pwrite,
-  .fallocate = fallocate,
-  .lseek = lseek,
-  .fstat = fstat,
-  .fdatasync = fdatasync,
-};
+/* Spelled out twice (not copied from a const object) so the initialiser is
+ * a constant expression for every compiler, clang included.
+ */
+#define REAL_SYS {                              \
+  .copy_file_range = copy_file_range,           \
+  .clone_range = real_clone_range,              \
+  .splice = splice,                             \
+  .pread = pread,                               \
+  .pwrite = pwrite,                             \
+  .fallocate = fallocate,                       \
+  .lseek = lseek,                               \
+  .fstat = fstat,                               \
+  .fdatasync = fdatasync,                       \
+}
 
-struct xcopy_sys xcopy_sys = real_sys;
+static const struct xcopy_sys real_sys = REAL_SYS;
+
+struct xcopy_sys xcopy_sys = REAL_SYS;
 
 void
 xcopy_sys_reset (void)

@@ -1,0 +1,142 @@
+/* xcopyd: READ, WRITE and WRITE AND VERIFY, (6) (10) (12) (16).
+ *
+ * SBC-3 5.8-5.11 (READ), 5.32-5.35 (WRITE), 5.36-5.38 (WRITE AND VERIFY).
+ * DPO is a cache hint and is ignored; FUA makes a write durable before
+ * status (as does WCE=0 in the caching mode page).  No protection
+ * information: a non-zero RDPROTECT/WRPROTECT is an invalid field.
+ */
+#include <string.h>
+
+#include "scsi-int.h"
+
+/* Checks shared by every block transfer: protection field, MAXIMUM
+ * TRANSFER LENGTH (SBC-3 6.5.3), the LBA range.  Sets xfer_len.
+ */
+static enum xs_status
+check_transfer (struct xs_task *t, const struct xs_lba_cdb *c)
+{
+  struct scsi_lu *lu = t->lu;
+
+  t->cmd->xfer_len = c->nblocks << lu->block_shift;
+  if (c->byte1 & 0xe0)
+    return xs_bad_cdb (t, 1, 7);
+  if (c->nblocks > lu->max_xfer)
+    return xs_bad_cdb (t, c->len_at, -1);
+  return xs_check_lba (t, c->lba, c->nblocks);
+}
+
+static void
+parse (struct xs_task *t, struct xs_lba_cdb *c)
+{
+  xs_parse_lba (t, c);
+  if (t->desc->cdb_len == 6 && c->nblocks == 0)
+    c->nblocks = 256;           /* SBC-3 5.7: READ/WRITE(6) */
+}
+
+static enum xs_status
+do_read (struct xs_task *t)
+{
+  struct scsi_cmd *cmd = t->cmd;
+  struct xs_lba_cdb c;
+  enum xs_status s;
+  size_t n;
+
+  parse (t, &c);
+  if ((s = check_transfer (t, &c)) != XS_GOOD)
+    return s;
+  /* More than EDTL: transfer what fits (residual overflow, FCP-4 a). */
+  n = cmd->xfer_len < cmd->data_in_cap ? (size_t) cmd->xfer_len
+    : cmd->data_in_cap;
+  s = xs_be_read (t, cmd->data_in, n, c.lba << t->lu->block_shift);
+  if (s == XS_GOOD)
+    cmd->data_in_len = n;
+  return s;
+}
+
+/* Write data-out over the blocks of c, holding their range. */
+static enum xs_status
+write_blocks (struct xs_task *t, const struct xs_lba_cdb *c, bool fua,
+              const uint8_t **data)
+{
+  struct rangelock_hold h = RANGELOCK_HOLD_INIT;
+  uint64_t off = c->lba << t->lu->block_shift;
+  uint64_t len = t->cmd->xfer_len;
+  enum xs_status s;
+
+  if ((s = xs_data_out (t, len, data)) != XS_GOOD
+      || (s = xs_lock_range (t, &h, off, len)) != XS_GOOD)
+    return s;
+  s = xs_be_write (t, *data, (size_t) len, off, fua);
+  xs_unlock (&h);
+  return s;
+}
+
+static enum xs_status
+do_write (struct xs_task *t)
+{
+  struct xs_lba_cdb c;
+  const uint8_t *data;
+  enum xs_status s;
+
+  parse (t, &c);
+  if ((s = check_transfer (t, &c)) != XS_GOOD)
+    return s;
+  return write_blocks (t, &c, (c.byte1 & 0x08) != 0, &data);
+}
+
+/* SBC-3 5.36: BYTCHK 00b verifies the medium (the FUA write does that),
+ * 01b also compares the written blocks with the data-out.
+ */
+static enum xs_status
+do_write_verify (struct xs_task *t)
+{
+  struct xs_lba_cdb c;
+  const uint8_t *data;
+  enum xs_status s;
+  unsigned bytchk;
+
+  parse (t, &c);
+  bytchk = (c.byte1 >> 1) & 3;
+  if ((s = check_transfer (t, &c)) != XS_GOOD)
+    return s;
+  if (bytchk > 1)
+    return xs_bad_cdb (t, 1, 2);
+  if ((s = write_blocks (t, &c, true, &data)) != XS_GOOD || bytchk == 0)
+    return s;
+  return xs_compare (t, c.lba << t->lu->block_shift, data,
+                     t->cmd->xfer_len, 0);
+}
+
+#define U32 0xff, 0xff, 0xff, 0xff
+#define U64 U32, U32
+
+#define READ_DESC(name_, op, len, ...)                                  \
+  const struct xs_cmd_desc name_ = {                                    \
+    .opcode = op, .cdb_len = len, .dir = SCSI_DIR_IN,                   \
+    .name = "READ (" #len ")", .fn = do_read, .usage = { __VA_ARGS__ } }
+#define WRITE_DESC(name_, op, len, fn_, label, ...)                     \
+  const struct xs_cmd_desc name_ = {                                    \
+    .opcode = op, .cdb_len = len, .dir = SCSI_DIR_OUT,                  \
+    .flags = XS_F_WRITE, .name = label " (" #len ")", .fn = fn_,        \
+    .usage = { __VA_ARGS__ } }
+
+READ_DESC (xs_cmd_read6, 0x08, 6, 0x08, 0x1f, 0xff, 0xff, 0xff, 0x00);
+READ_DESC (xs_cmd_read10, 0x28, 10, 0x28, 0x18, U32, 0x00, 0xff, 0xff, 0x00);
+READ_DESC (xs_cmd_read12, 0xa8, 12, 0xa8, 0x18, U32, U32, 0x00, 0x00);
+READ_DESC (xs_cmd_read16, 0x88, 16, 0x88, 0x18, U64, U32, 0x00, 0x00);
+
+WRITE_DESC (xs_cmd_write6, 0x0a, 6, do_write, "WRITE",
+            0x0a, 0x1f, 0xff, 0xff, 0xff, 0x00);
+WRITE_DESC (xs_cmd_write10, 0x2a, 10, do_write, "WRITE",
+            0x2a, 0x18, U32, 0x00, 0xff, 0xff, 0x00);
+WRITE_DESC (xs_cmd_write12, 0xaa, 12, do_write, "WRITE",
+            0xaa, 0x18, U32, U32, 0x00, 0x00);
+WRITE_DESC (xs_cmd_write16, 0x8a, 16, do_write, "WRITE",
+            0x8a, 0x18, U64, U32, 0x00, 0x00);
+
+WRITE_DESC (xs_cmd_write_verify10, 0x2e, 10, do_write_verify,
+            "WRITE AND VERIFY", 0x2e, 0x12, U32, 0x00, 0xff, 0xff, 0x00);
+WRITE_DESC (xs_cmd_write_verify12, 0xae, 12, do_write_verify,
+            "WRITE AND VERIFY", 0xae, 0x12, U32, U32, 0x00, 0x00);
+WRITE_DESC (xs_cmd_write_verify16, 0x8e, 16, do_write_verify,
+            "WRITE AND VERIFY", 0x8e, 0x12, U64, U32, 0x00, 0x00);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,12 @@ const char *
 exports_dir (void)
 {
   return dir;
+}
+
+int
+exports_dirfd (void)
+{
+  return dir_fd;
 }
 
 int
@@ -103,11 +110,18 @@ is_export (const char *name)
     S_ISREG (st.st_mode);
 }
 
+/* Names compare as bytes, whatever the locale (alphasort uses strcoll). */
+static int
+byte_order (const struct dirent **a, const struct dirent **b)
+{
+  return strcmp ((*a)->d_name, (*b)->d_name);
+}
+
 /* Sorted directory entries, or -1 after nbdkit_error. */
 static int
 scan (struct dirent ***names)
 {
-  int n = scandirat (dir_fd, ".", names, NULL, alphasort);
+  int n = scandirat (dir_fd, ".", names, NULL, byte_order);
 
   if (n == -1)
     nbdkit_error ("dir=%s: scandir: %m", dir);
@@ -141,54 +155,99 @@ exports_list (struct nbdkit_exports *exports)
   return r;
 }
 
-/* The first export in sorted order, so the choice is stable.  NULL (no
- * default export; clients must name one) when DIR holds no regular file.
+/* The first export in sorted order, so the choice is stable.  -ENOENT
+ * (no default export; clients must name one) when DIR holds no regular
+ * file.
  */
+int
+exports_default_name (char *out)
+{
+  struct dirent **names;
+  int i, n, r = -ENOENT;
+
+  n = scandirat (dir_fd, ".", &names, NULL, byte_order);
+  if (n == -1)
+    return -errno;
+  for (i = 0; i < n && r != 0; i++) {
+    if (is_export (names[i]->d_name)) {
+      snprintf (out, NAME_MAX + 1, "%s", names[i]->d_name);
+      r = 0;
+    }
+  }
+  free_names (names, n);
+  return r;
+}
+
 const char *
 exports_default (void)
 {
-  struct dirent **names;
-  const char *def = NULL;
-  int i, n;
+  char name[NAME_MAX + 1];
 
-  n = scan (&names);
-  if (n == -1)
-    return NULL;
-  for (i = 0; i < n && def == NULL; i++) {
-    if (is_export (names[i]->d_name))
-      def = nbdkit_strdup_intern (names[i]->d_name);
-  }
-  free_names (names, n);
-  if (def == NULL)
+  if (exports_default_name (name) < 0) {
     nbdkit_debug ("dir=%s: no regular files, so no default export", dir);
-  return def;
+    return NULL;
+  }
+  return nbdkit_strdup_intern (name);
 }
 
-/* Open export NAME with open(2) FLAGS.  Returns the fd, or -1 after
- * nbdkit_error.  The caller checks again with fstat that it got a
+/* Every export, in byte order (PROTOCOL.md §6.3), for the control socket. */
+int
+exports_names (char ***out, size_t *count)
+{
+  struct dirent **names;
+  char **v;
+  size_t k = 0;
+  int i, n;
+
+  n = scandirat (dir_fd, ".", &names, NULL, byte_order);
+  if (n == -1)
+    return -errno;
+  v = calloc (n + 1, sizeof *v);
+  for (i = 0; v != NULL && i < n; i++) {
+    if (is_export (names[i]->d_name) &&
+        (v[k++] = strdup (names[i]->d_name)) == NULL) {
+      while (k > 0)
+        free (v[--k]);
+      free (v);
+      v = NULL;
+    }
+  }
+  free_names (names, n);
+  if (v == NULL)
+    return -ENOMEM;
+  *out = v;
+  *count = k;
+  return 0;
+}
+
+/* Open export NAME with open(2) FLAGS.  Returns the fd, or -errno with
+ * MSG saying why.  The caller checks again with fstat that it got a
  * regular file (the directory may change between the two looks).
  */
 int
-exports_open (const char *name, int flags)
+exports_open (const char *name, int flags, char msg[XMSG_SIZE])
 {
   const char *why = bad_name (name);
   int fd;
 
   if (why != NULL) {
-    nbdkit_error ("export name '%s': %s", name, why);
-    errno = EINVAL;
-    return -1;
+    snprintf (msg, XMSG_SIZE, "export name '%s': %s", name, why);
+    return -EINVAL;
   }
   /* Look before opening: opening a FIFO or device can block or have
    * side effects.
    */
   if (!is_export (name)) {
-    nbdkit_error ("%s/%s: not an export (no such regular file)", dir, name);
-    errno = ENOENT;
-    return -1;
+    snprintf (msg, XMSG_SIZE, "no export '%s' (no such regular file in %s)",
+              name, dir);
+    return -ENOENT;
   }
   fd = openat (dir_fd, name, flags | O_NOFOLLOW);
-  if (fd == -1)
-    nbdkit_error ("%s/%s: open: %m", dir, name);
+  if (fd == -1) {
+    int err = errno;
+
+    snprintf (msg, XMSG_SIZE, "%s/%s: open: %s", dir, name, strerror (err));
+    return -err;
+  }
   return fd;
 }

@@ -2,9 +2,12 @@
  *
  * Serves one image (file=) or every regular file in a directory (dir=, see
  * exports.c) over NBD.  Reads and writes are plain pread/pwrite; zeroing,
- * trimming and (later) range copies go through the engine in common/, so
- * its counters see all of them and what it learns of the kernel (can this
- * file punch? ZERO_RANGE?) is remembered per open file.
+ * trimming and the control socket's range operations (control.c) go
+ * through the engine in common/, so its counters see all of them and what
+ * it learns of the kernel (can this file punch? ZERO_RANGE?) is remembered
+ * per file (files.c).  Writes, zeroes and trims lock their range in the
+ * file's range-lock table for the call (PROTOCOL.md §9.1), so they never
+ * interleave with a control-socket COPY, FILL, ZERO or UNMAP.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,15 +40,28 @@ struct xcopy_stats xcopy_plugin_stats;
 static char *filename;          /* file= parameter, made absolute */
 static bool readonly_param;     /* readonly= parameter */
 
-/* One per connection: the open image and what the engine learnt of it. */
+/* One per connection: a reference to the image, shared with every other
+ * user of the same file.
+ */
 struct handle {
-  int fd;
+  struct xfile *f;
+  int fd;                       /* files_fd (f) */
   bool readonly;
-  bool can_extents;             /* lseek(SEEK_DATA) works here */
   uint32_t preferred;           /* preferred block size */
   char *name;                   /* for messages */
-  struct xcopy_pair pair;       /* src_fd == dst_fd == fd */
 };
+
+const char *
+xcopy_filename (void)
+{
+  return filename;
+}
+
+bool
+xcopy_readonly (void)
+{
+  return readonly_param;
+}
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -82,6 +98,8 @@ static const struct {
   { "file",     config_file },
   { "dir",      exports_config_dir },
   { "readonly", config_readonly },
+  { "control",  control_config_path },
+  { "control-group", control_config_group },
 };
 
 static int
@@ -123,6 +141,8 @@ xcopy_plugin_config_complete (void)
     errno = EINVAL;
     return -1;
   }
+  if (control_config_complete () == -1)
+    return -1;
   if (filename != NULL)
     return check_file ();
   if (exports_dir () != NULL)
@@ -137,12 +157,34 @@ xcopy_plugin_config_complete (void)
   "dir=<DIRECTORY>      Serve each regular file in DIRECTORY as an export\n" \
   "                     named by its file name.  Exactly one of file=/dir=.\n" \
   "readonly=true|false  Open images read-only and refuse writes\n" \
-  "                     (default: false)."
+  "                     (default: false).\n" \
+  "control=<SOCKET>     Serve the xcopyd control protocol (range copies,\n" \
+  "                     fills, clones, jobs) on this Unix socket.\n" \
+  "control-group=<GROUP>\n" \
+  "                     Let members of GROUP use the control socket\n" \
+  "                     too (mode 0660 instead of 0600)."
 
 static int
 xcopy_plugin_get_ready (void)
 {
-  return exports_dir () ? exports_get_ready () : 0;
+  if (exports_dir () != NULL && exports_get_ready () == -1)
+    return -1;
+  if (files_get_ready () == -1)
+    return -1;
+  return control_get_ready ();
+}
+
+/* nbdkit forks into the background after .get_ready: threads start here. */
+static int
+xcopy_plugin_after_fork (void)
+{
+  return control_after_fork ();
+}
+
+static void
+xcopy_plugin_cleanup (void)
+{
+  control_cleanup ();
 }
 
 static void
@@ -157,6 +199,7 @@ xcopy_plugin_dump_plugin (void)
   printf ("\n");
   printf ("xcopy_dir=yes\n");
   printf ("xcopy_fast_zero=yes\n");
+  printf ("xcopy_control=yes\n");
   printf ("xcopy_block_size_max=%u\n", (unsigned) BLOCK_MAX);
 }
 
@@ -177,7 +220,10 @@ log_stats (void)
 static void
 xcopy_plugin_unload (void)
 {
+  control_cleanup ();
+  control_unload ();
   log_stats ();
+  files_unload ();
   exports_unload ();
   free (filename);
   filename = NULL;
@@ -202,52 +248,6 @@ xcopy_plugin_default_export (int readonly UNUSED, int is_tls UNUSED)
 
 /* ---- connections ------------------------------------------------------- */
 
-/* Open the image for this connection; -1 after nbdkit_error. */
-static int
-open_image (const char *name, bool readonly)
-{
-  /* O_NONBLOCK: never hang opening a FIFO that replaced the image; it
-   * means nothing for regular files.
-   */
-  int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY |
-    O_NONBLOCK;
-  int fd;
-
-  if (exports_dir () != NULL)
-    return exports_open (name, flags);
-  fd = open (name, flags);
-  if (fd == -1)
-    nbdkit_error ("%s: open: %m", name);
-  return fd;
-}
-
-/* Refuse anything whose size cannot be trusted (FIELD-NOTES); learn the
- * preferred block size and whether SEEK_DATA works.
- */
-static int
-check_image (struct handle *h)
-{
-  struct stat st;
-  off_t r;
-
-  if (fstat (h->fd, &st) == -1) {
-    nbdkit_error ("%s: fstat: %m", h->name);
-    return -1;
-  }
-  if (!S_ISREG (st.st_mode)) {
-    nbdkit_error ("%s: not a regular file", h->name);
-    errno = EINVAL;
-    return -1;
-  }
-  h->preferred = BLOCK_PREFERRED;
-  if (st.st_blksize >= 512 && st.st_blksize <= BLOCK_PREFERRED_MAX &&
-      (st.st_blksize & (st.st_blksize - 1)) == 0)
-    h->preferred = st.st_blksize;
-  r = lseek (h->fd, 0, SEEK_DATA);
-  h->can_extents = r >= 0 || errno == ENXIO;
-  return 0;
-}
-
 static const char *
 connection_name (void)
 {
@@ -264,18 +264,31 @@ connection_name (void)
 static void
 free_handle (struct handle *h)
 {
-  if (h->fd >= 0)
-    close (h->fd);
+  files_put (h->f);
   free (h->name);
   free (h);
+}
+
+/* The preferred block size: the file system's st_blksize (FIELD-NOTES). */
+static uint32_t
+preferred_size (int fd)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) == 0 && st.st_blksize >= 512 &&
+      st.st_blksize <= BLOCK_PREFERRED_MAX &&
+      (st.st_blksize & (st.st_blksize - 1)) == 0)
+    return st.st_blksize;
+  return BLOCK_PREFERRED;
 }
 
 static void *
 xcopy_plugin_open (int readonly)
 {
   const char *name = connection_name ();
+  char msg[XMSG_SIZE];
   struct handle *h;
-  int fl;
+  int r;
 
   if (name == NULL) {
     nbdkit_error ("dir=%s: no export given and no default export",
@@ -290,16 +303,15 @@ xcopy_plugin_open (int readonly)
     return NULL;
   }
   h->readonly = readonly || readonly_param;
-  h->fd = open_image (name, h->readonly);
-  if (h->fd == -1 || check_image (h) == -1) {
+  r = files_open (exports_dir () ? name : "", !h->readonly, &h->f, msg);
+  if (r < 0) {
+    nbdkit_error ("%s", msg);
     free_handle (h);
+    errno = -r;
     return NULL;
   }
-  /* O_NONBLOCK only guarded the open; drop it to keep I/O plain. */
-  fl = fcntl (h->fd, F_GETFL);
-  if (fl != -1)
-    fcntl (h->fd, F_SETFL, fl & ~O_NONBLOCK);
-  xcopy_pair_init (&h->pair, h->fd, h->fd, &xcopy_plugin_stats);
+  h->fd = files_fd (h->f);
+  h->preferred = preferred_size (h->fd);
   return h;
 }
 
@@ -367,7 +379,7 @@ xcopy_plugin_can_extents (void *handle)
 {
   struct handle *h = handle;
 
-  return h->can_extents;
+  return h->f->can_extents;
 }
 
 /* ---- data path --------------------------------------------------------- */
@@ -416,11 +428,8 @@ xcopy_plugin_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
 }
 
 static int
-xcopy_plugin_pwrite (void *handle, const void *buf, uint32_t count,
-                     uint64_t offset, uint32_t flags)
+write_all (struct handle *h, const char *p, uint32_t count, uint64_t offset)
 {
-  struct handle *h = handle;
-  const char *p = buf;
   ssize_t r;
 
   while (count > 0) {
@@ -441,7 +450,52 @@ xcopy_plugin_pwrite (void *handle, const void *buf, uint32_t count,
     count -= r;
     offset += r;
   }
-  return sync_if_fua (h, flags, "pwrite");
+  return 0;
+}
+
+/* PROTOCOL.md §9.1: an NBD write, zero or trim holds its range
+ * exclusively for the whole call, so it never interleaves with a control
+ * operation on an overlapping range.  -1 after nbdkit_error.
+ */
+static int
+lock_range (struct handle *h, struct rangelock_hold *hold, uint64_t offset,
+            uint64_t count, const char *op)
+{
+  int r = rangelock_lock (&h->f->locks, hold, offset, count, RANGELOCK_EXCL,
+                          NULL);
+
+  if (r == 0)
+    return 0;
+  errno = -r;
+  nbdkit_error ("%s: %s at %" PRIu64 ": range lock: %m", h->name, op, offset);
+  return -1;
+}
+
+/* Release, keeping errno for nbdkit (.errno_is_preserved). */
+static void
+unlock_range (struct rangelock_hold *hold)
+{
+  int err = errno;
+
+  rangelock_release (hold);
+  errno = err;
+}
+
+static int
+xcopy_plugin_pwrite (void *handle, const void *buf, uint32_t count,
+                     uint64_t offset, uint32_t flags)
+{
+  struct handle *h = handle;
+  struct rangelock_hold hold = RANGELOCK_HOLD_INIT;
+  int r;
+
+  if (lock_range (h, &hold, offset, count, "pwrite") == -1)
+    return -1;
+  r = write_all (h, buf, count, offset);
+  if (r == 0)
+    r = sync_if_fua (h, flags, "pwrite");
+  unlock_range (&hold);
+  return r;
 }
 
 static int
@@ -464,19 +518,25 @@ xcopy_plugin_trim (void *handle, uint32_t count, uint64_t offset,
                    uint32_t flags)
 {
   struct handle *h = handle;
+  struct rangelock_hold hold = RANGELOCK_HOLD_INIT;
   struct xcopy_result res;
   int r;
 
-  r = xcopy_punch (&h->pair, offset, count, &res);
+  if (lock_range (h, &hold, offset, count, "trim") == -1)
+    return -1;
+  r = xcopy_punch (&h->f->pair, offset, count, &res);
   if (r == -EOPNOTSUPP)
     r = 0;
   if (r < 0) {
     errno = -r;
     nbdkit_error ("%s: trim %" PRIu32 " bytes at %" PRIu64 ": %m",
                   h->name, count, offset);
-    return -1;
+    r = -1;
   }
-  return sync_if_fua (h, flags, "trim");
+  else
+    r = sync_if_fua (h, flags, "trim");
+  unlock_range (&hold);
+  return r;
 }
 
 /* The engine walks the zero ladder (punch when MAY_TRIM, ZERO_RANGE, then
@@ -486,10 +546,9 @@ xcopy_plugin_trim (void *handle, uint32_t count, uint64_t offset,
  * before it has written anything.
  */
 static int
-xcopy_plugin_zero (void *handle, uint32_t count, uint64_t offset,
-                   uint32_t flags)
+zero_locked (struct handle *h, uint32_t count, uint64_t offset,
+             uint32_t flags)
 {
-  struct handle *h = handle;
   struct xcopy_result res;
   unsigned xflags = 0;
   int r;
@@ -498,7 +557,7 @@ xcopy_plugin_zero (void *handle, uint32_t count, uint64_t offset,
     xflags |= XCOPY_F_MAY_TRIM;
   if (flags & NBDKIT_FLAG_FAST_ZERO)
     xflags |= XCOPY_F_FAST_ZERO;
-  r = xcopy_zero (&h->pair, offset, count, xflags, &res);
+  r = xcopy_zero (&h->f->pair, offset, count, xflags, &res);
   if (r == 0)
     return sync_if_fua (h, flags, "zero");
   if (r == -EOPNOTSUPP && (flags & NBDKIT_FLAG_FAST_ZERO)) {
@@ -518,6 +577,21 @@ xcopy_plugin_zero (void *handle, uint32_t count, uint64_t offset,
 }
 
 static int
+xcopy_plugin_zero (void *handle, uint32_t count, uint64_t offset,
+                   uint32_t flags)
+{
+  struct handle *h = handle;
+  struct rangelock_hold hold = RANGELOCK_HOLD_INIT;
+  int r;
+
+  if (lock_range (h, &hold, offset, count, "zero") == -1)
+    return -1;
+  r = zero_locked (h, count, offset, flags);
+  unlock_range (&hold);
+  return r;
+}
+
+static int
 add_extent (struct nbdkit_extents *extents, uint64_t off, uint64_t len,
             bool hole)
 {
@@ -526,52 +600,24 @@ add_extent (struct nbdkit_extents *extents, uint64_t off, uint64_t len,
   return nbdkit_add_extent (extents, off, len, type);
 }
 
-/* The next boundary at or after OFFSET: the start of data (hole=true:
- * OFFSET is in a hole) or of a hole.  -1 after nbdkit_error.
- */
-static int64_t
-next_boundary (struct handle *h, uint64_t offset, uint64_t end, bool *hole)
-{
-  off_t pos = lseek (h->fd, offset, SEEK_DATA);
-
-  if (pos == -1 && errno == ENXIO) {
-    *hole = true;               /* no data after offset */
-    return end;
-  }
-  if (pos == -1)
-    goto err;
-  if ((uint64_t) pos > offset) {
-    *hole = true;
-    return pos;
-  }
-  *hole = false;
-  pos = lseek (h->fd, offset, SEEK_HOLE);
-  if (pos == -1 && errno == ENXIO)
-    return end;                 /* truncated under us: leave it to pread */
-  if (pos == -1)
-    goto err;
-  return pos;
-
- err:
-  nbdkit_error ("%s: lseek at %" PRIu64 ": %m", h->name, offset);
-  return -1;
-}
-
 static int
 xcopy_plugin_extents (void *handle, uint32_t count, uint64_t offset,
                       uint32_t flags, struct nbdkit_extents *extents)
 {
   struct handle *h = handle;
-  uint64_t end = offset + count;
-  int64_t next;
+  uint64_t end = offset + count, next;
   bool hole;
+  int r;
 
   while (offset < end) {
-    next = next_boundary (h, offset, end, &hole);
-    if (next == -1)
+    r = files_next_extent (h->fd, offset, end, &hole, &next);
+    if (r < 0) {
+      errno = -r;
+      nbdkit_error ("%s: lseek at %" PRIu64 ": %m", h->name, offset);
       return -1;
+    }
     /* A hole that appeared between the two lseeks: look again. */
-    if ((uint64_t) next <= offset)
+    if (next <= offset)
       continue;
     if (add_extent (extents, offset, next - offset, hole) == -1)
       return -1;
@@ -613,6 +659,8 @@ static struct nbdkit_plugin plugin = {
   .config_complete    = xcopy_plugin_config_complete,
   .config_help        = xcopy_plugin_config_help,
   .get_ready          = xcopy_plugin_get_ready,
+  .after_fork         = xcopy_plugin_after_fork,
+  .cleanup            = xcopy_plugin_cleanup,
   .dump_plugin        = xcopy_plugin_dump_plugin,
   .unload             = xcopy_plugin_unload,
   .list_exports       = xcopy_plugin_list_exports,

@@ -14,6 +14,7 @@ PACKAGES=(
   nbdkit nbdkit-plugin-dev libnbd-dev libglib2.0-dev libjson-glib-dev
   # tests, demo and benchmarks
   libnbd-bin qemu-utils xfsprogs util-linux e2fsprogs fio
+  jq                    # parses xcopyctl --json in tests/func/test-xcopyctl-*.sh
   coreutils procps clang libclang-rt-14-dev
   # README's worked example (QEMU attached with -blockdev nbd)
   qemu-system-x86

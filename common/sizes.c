@@ -120,7 +120,7 @@ parse_size_n (const char *s, size_t len, uint64_t *out,
 {
   const char *p = s, *end = s + len;
   bool over = false;
-  uint64_t sum = 0, v;
+  uint64_t sum = 0, v = 0;
   int ret;
 
   if (len == 0)

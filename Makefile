@@ -72,17 +72,25 @@ PLUGIN_POD  := $(wildcard plugin/*.pod)
 DOCS_POD    := $(wildcard docs/*.pod)
 MAN_PAGES   := $(PLUGIN_POD:plugin/%.pod=$(BUILD)/%.1) $(DOCS_POD:docs/%.pod=$(BUILD)/%.1)
 
+# Objects depend on the flags they were built with, so WERROR=1 or a new
+# SANITIZE value rebuilds everything instead of trusting stale objects.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW   := $(CC) $(CFLAGS) $(XCFLAGS) $(LDSAN)
+$(shell mkdir -p $(BUILD) && \
+  (echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) || \
+   echo '$(FLAGS_NOW)' > $(FLAGS_STAMP)))
+
 .PHONY: all check demo bench install deps clean unit-tests
 .DEFAULT_GOAL := all
 
 all: $(LIBXCOPY) $(LIBSCSI) $(XCOPYCTL) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(MAN_PAGES) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) $(NBDKIT_CFLAGS) -c -o $@ $<
 
 # The daemon side builds against glib; common/ and proto/ never do.
-$(BUILD)/daemon/xcopyctl/%.o: daemon/xcopyctl/%.c
+$(BUILD)/daemon/xcopyctl/%.o: daemon/xcopyctl/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
 

@@ -14,13 +14,14 @@
  * read_only itself (DATA PROTECT, WRITE PROTECTED).
  */
 #include "scsi-int.h"
+#include "xcopy-int.h"
 
 #define U32 0xff, 0xff, 0xff, 0xff
 
 /* SPC-4 6.3.1 EXTENDED COPY (LID1): 83h/00h, PARAMETER LIST LENGTH 10..13. */
 const struct xs_cmd_desc xs_cmd_extended_copy_lid1 = {
   .opcode = 0x83, .sa = 0x00, .has_sa = true, .cdb_len = 16,
-  .dir = SCSI_DIR_OUT, .name = "EXTENDED COPY (LID1)", .fn = NULL,
+  .dir = SCSI_DIR_OUT, .name = "EXTENDED COPY (LID1)", .fn = xs_xcopy_lid1,
   .usage = { 0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, U32, 0x00, 0x00 },
 };
 
@@ -29,23 +30,24 @@ const struct xs_cmd_desc xs_cmd_extended_copy_lid1 = {
  */
 const struct xs_cmd_desc xs_cmd_rcr_copy_status = {
   .opcode = 0x84, .sa = 0x00, .has_sa = true, .cdb_len = 16,
-  .dir = SCSI_DIR_IN, .name = "RECEIVE COPY STATUS (LID1)", .fn = NULL,
+  .dir = SCSI_DIR_IN, .name = "RECEIVE COPY STATUS (LID1)",
+  .fn = xs_rcr_copy_status,
   .usage = { 0x84, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0, U32, 0x00, 0x00 },
 };
 
 const struct xs_cmd_desc xs_cmd_rcr_operating_params = {
   .opcode = 0x84, .sa = 0x03, .has_sa = true, .cdb_len = 16,
   .dir = SCSI_DIR_IN, .name = "RECEIVE COPY OPERATING PARAMETERS",
-  .fn = NULL,
+  .fn = xs_rcr_operating_params,
   .usage = { 0x84, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, U32, 0x00, 0x00 },
 };
 
 const struct xs_cmd_desc xs_cmd_rcr_failed_segment = {
   .opcode = 0x84, .sa = 0x04, .has_sa = true, .cdb_len = 16,
   .dir = SCSI_DIR_IN, .name = "RECEIVE COPY FAILURE DETAILS (LID1)",
-  .fn = NULL,
+  .fn = xs_rcr_failed_segment,
   .usage = { 0x84, 0x04, 0xff, 0, 0, 0, 0, 0, 0, 0, U32, 0x00, 0x00 },
 };
 
 /* SPC-4 7.8.17 Third-party Copy VPD page: page body builder. */
-const xs_vpd_builder xs_vpd_third_party_copy = NULL;
+const xs_vpd_builder xs_vpd_third_party_copy = xs_vpd_tpc_build;

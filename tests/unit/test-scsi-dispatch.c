@@ -41,13 +41,15 @@ unknown_opcode (void)
   SH_RUN (&e, &cmd, BYTES (0x02, 0, 0, 0, 0, 0), NULL, 0, 0);
   SH_EXPECT_SENSE (&cmd, BYTES (0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0,
                                 0x20, 0x00, 0, 0, 0, 0));
-  /* Third-party copy has no handlers in the core: invalid opcode. */
-  SH_RUN (&e, &cmd, BYTES (0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                           0), NULL, 0, 0);
-  SH_EXPECT_PLAIN (&cmd, 0x05, 0x20, 0x00);
-  SH_RUN (&e, &cmd, BYTES (0x84, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+  /* Third-party copy service actions without a handler (EXTENDED COPY
+   * (LID4), RECEIVE COPY DATA (LID1)): the service action is invalid.
+   */
+  SH_RUN (&e, &cmd, BYTES (0x83, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                           0, 0), NULL, 0, 0);
+  SH_EXPECT_BAD_CDB (&cmd, 1, 4);
+  SH_RUN (&e, &cmd, BYTES (0x84, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
                            0), NULL, 0, 512);
-  SH_EXPECT_PLAIN (&cmd, 0x05, 0x20, 0x00);
+  SH_EXPECT_BAD_CDB (&cmd, 1, 4);
   sh_cmd_free (&cmd);
   /* An empty CDB. */
   sh_run (e.nexus, 0, &cmd, tur, 0, NULL, 0, 0);

@@ -5,7 +5,7 @@
 
 /* SPC-4 6.6.2, table 139. */
 static const uint8_t std_inquiry[74] = {
-  0x00, 0x00, 0x06, 0x12, 69, 0x00, 0x00, 0x02,
+  0x00, 0x00, 0x06, 0x12, 69, 0x08, 0x00, 0x02,   /* 3PC */
   'X', 'C', 'O', 'P', 'Y', 'D', ' ', ' ',
   'x', 'c', 'o', 'p', 'y', 'd', ' ', 'd', 'i', 's', 'k', ' ', ' ', ' ', ' ',
   ' ',
@@ -54,8 +54,6 @@ invalid_fields (void)
   SH_EXPECT_BAD_CDB (&cmd, 2, -1);                      /* page, no EVPD */
   SH_RUN (&e, &cmd, BYTES (0x12, 0x01, 0x81, 0, 255, 0), NULL, 0, 255);
   SH_EXPECT_BAD_CDB (&cmd, 2, -1);                      /* no such page */
-  SH_RUN (&e, &cmd, BYTES (0x12, 0x01, 0x8f, 0, 255, 0), NULL, 0, 255);
-  SH_EXPECT_BAD_CDB (&cmd, 2, -1);                      /* no XCOPY yet */
   sh_cmd_free (&cmd);
   sh_teardown (&e);
 }
@@ -69,8 +67,8 @@ vpd_supported (void)
 
   sh_setup (&e, 1 * MiB, NULL);
   SH_RUN (&e, &cmd, BYTES (0x12, 0x01, 0x00, 0, 255, 0), NULL, 0, 255);
-  SH_EXPECT_DATA (&cmd, BYTES (0x00, 0x00, 0x00, 0x06,
-                               0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2));
+  SH_EXPECT_DATA (&cmd, BYTES (0x00, 0x00, 0x00, 0x07,
+                               0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2));
   sh_cmd_free (&cmd);
   sh_teardown (&e);
 }

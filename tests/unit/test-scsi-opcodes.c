@@ -61,15 +61,16 @@ table_sanity (void)
 static void
 all_commands (void)
 {
-  static const uint8_t want[4 + 34 * 8] = {
-    0x00, 0x00, 0x01, 0x10,
+  static const uint8_t want[4 + 38 * 8] = {
+    0x00, 0x00, 0x01, 0x30,
     D (0x00, 0, 0, 6), D (0x03, 0, 0, 6), D (0x08, 0, 0, 6),
     D (0x0a, 0, 0, 6), D (0x12, 0, 0, 6), D (0x15, 0, 0, 6),
     D (0x1a, 0, 0, 6), D (0x25, 0, 0, 10), D (0x28, 0, 0, 10),
     D (0x2a, 0, 0, 10), D (0x2e, 0, 0, 10), D (0x2f, 0, 0, 10),
     D (0x34, 0, 0, 10), D (0x35, 0, 0, 10), D (0x41, 0, 0, 10),
     D (0x42, 0, 0, 10), D (0x55, 0, 0, 10), D (0x5a, 0, 0, 10),
-    D (0x88, 0, 0, 16), D (0x89, 0, 0, 16), D (0x8a, 0, 0, 16),
+    D (0x83, 0, 1, 16), D (0x84, 0, 1, 16), D (0x84, 3, 1, 16),
+    D (0x84, 4, 1, 16), D (0x88, 0, 0, 16), D (0x89, 0, 0, 16), D (0x8a, 0, 0, 16),
     D (0x8e, 0, 0, 16), D (0x8f, 0, 0, 16), D (0x90, 0, 0, 16),
     D (0x91, 0, 0, 16), D (0x93, 0, 0, 16), D (0x9e, 0x10, 1, 16),
     D (0x9e, 0x12, 1, 16), D (0xa0, 0, 0, 12), D (0xa3, 0x0c, 1, 12),
@@ -86,9 +87,9 @@ all_commands (void)
   /* With command timeouts descriptors: 20 bytes each, CTDP set. */
   SH_RUN (&e, &cmd, BYTES (0xa3, 0x0c, 0x80, 0, 0, 0, 0, 0, 0x10, 0, 0, 0),
           NULL, 0, 4096);
-  REQUIRE_INT (cmd.c.data_in_len, ==, 4 + 34 * 20);
-  CHECK (memcmp (cmd.in, (uint8_t[]) { 0, 0, 0x02, 0xa8 }, 4) == 0);
-  CHECK (memcmp (cmd.in + 4 + 20 * 26, (uint8_t[]) {
+  REQUIRE_INT (cmd.c.data_in_len, ==, 4 + 38 * 20);
+  CHECK (memcmp (cmd.in, (uint8_t[]) { 0, 0, 0x02, 0xf8 }, 4) == 0);
+  CHECK (memcmp (cmd.in + 4 + 20 * 30, (uint8_t[]) {
         D (0x9e, 0x10, 3, 16), 0x00, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
                  20) == 0);
   sh_cmd_free (&cmd);
@@ -134,8 +135,8 @@ one_command (void)
   SH_RUN (&e, &cmd, BYTES (0xa3, 0x0c, 0x02, 0x9e, 0, 0x11, 0, 0, 1, 0, 0,
                            0), NULL, 0, 256);
   SH_EXPECT_DATA (&cmd, BYTES (0x00, 0x01, 0x00, 0x00));
-  SH_RUN (&e, &cmd, BYTES (0xa3, 0x0c, 0x02, 0x83, 0, 0x00, 0, 0, 1, 0, 0,
-                           0), NULL, 0, 256);
+  SH_RUN (&e, &cmd, BYTES (0xa3, 0x0c, 0x02, 0x83, 0, 0x01, 0, 0, 1, 0, 0,
+                           0), NULL, 0, 256);           /* LID4 */
   SH_EXPECT_DATA (&cmd, BYTES (0x00, 0x01, 0x00, 0x00));
   /* Options that do not fit the opcode, and reserved options. */
   SH_RUN (&e, &cmd, BYTES (0xa3, 0x0c, 0x01, 0x9e, 0, 0x10, 0, 0, 1, 0, 0,

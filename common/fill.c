@@ -57,18 +57,15 @@ static int
 write_zeroes (struct xcopy_pair *p, uint64_t off, uint64_t len,
               uint64_t *done)
 {
-  while (*done < len) {
-    size_t n = MIN (len - *done, (uint64_t) sizeof zero_buf);
-    ssize_t w = xcopy_sys.pwrite (p->dst_fd, zero_buf, n, off + *done);
+  int r = 0;
 
-    if (w == -1 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return w == 0 ? -EIO : -errno;
-    xcopy_account (p, XCOPY_M_WRITE_ZEROES, w, 1);
-    *done += w;
+  while (r == 0 && *done < len) {
+    size_t n = MIN (len - *done, (uint64_t) sizeof zero_buf);
+
+    r = xcopy_write_full (p, zero_buf, n, off + *done, XCOPY_M_WRITE_ZEROES,
+                          done);
   }
-  return 0;
+  return r;
 }
 
 int

@@ -30,6 +30,11 @@ NBDKIT_PLUGINDIR := $(shell $(PKG_CONFIG) --variable=plugindir nbdkit 2>/dev/nul
 NBDKIT_CFLAGS    := $(shell $(PKG_CONFIG) --cflags nbdkit 2>/dev/null)
 GLIB_CFLAGS      := $(shell $(PKG_CONFIG) --cflags glib-2.0 gio-unix-2.0 json-glib-1.0 2>/dev/null)
 GLIB_LIBS        := $(shell $(PKG_CONFIG) --libs glib-2.0 gio-unix-2.0 json-glib-1.0 2>/dev/null)
+ISAL_LIBS        := $(shell $(PKG_CONFIG) --libs libisal 2>/dev/null)
+NBD_CFLAGS       := $(shell $(PKG_CONFIG) --cflags libnbd 2>/dev/null)
+NBD_LIBS         := $(shell $(PKG_CONFIG) --libs libnbd 2>/dev/null)
+LIBISCSI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags libiscsi 2>/dev/null)
+LIBISCSI_LIBS    := $(shell $(PKG_CONFIG) --libs libiscsi 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-format-nonliteral
@@ -62,6 +67,17 @@ UNIT_HOBJ   := $(UNIT_HELPER:%.c=$(BUILD)/%.o)
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCHES     := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# The iSCSI transport (glib, ISA-L) and the daemon that wires it to the
+# plugin (daemon/*.c: glib, libnbd).
+ISCSI_SRC   := $(wildcard daemon/iscsi/*.c)
+ISCSI_OBJ   := $(ISCSI_SRC:%.c=$(BUILD)/%.o)
+LIBISCSIT   := $(if $(ISCSI_SRC),$(BUILD)/libxcopyiscsi.a)
+DAEMON_SRC  := $(wildcard daemon/*.c)
+DAEMON_OBJ  := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+XCOPYD      := $(if $(DAEMON_SRC),$(BUILD)/xcopyd)
+# Daemon-side libraries for unit tests and helper programs.
+DAEMON_LIBS := $(LIBISCSIT) $(LIBSCSI) $(LIBXCOPY) $(GLIB_LIBS) $(ISAL_LIBS) $(NBD_LIBS)
+
 CTL_SRC     := $(wildcard daemon/xcopyctl/*.c)
 CTL_OBJ     := $(CTL_SRC:%.c=$(BUILD)/%.o)
 XCOPYCTL    := $(if $(CTL_SRC),$(BUILD)/xcopyctl)
@@ -83,7 +99,7 @@ $(shell mkdir -p $(BUILD) && \
 .PHONY: all check demo bench install deps clean unit-tests
 .DEFAULT_GOAL := all
 
-all: $(LIBXCOPY) $(LIBSCSI) $(XCOPYCTL) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(MAN_PAGES) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
+all: $(LIBXCOPY) $(LIBSCSI) $(LIBISCSIT) $(XCOPYD) $(XCOPYCTL) $(if $(PLUGIN_OBJ),$(PLUGIN_SO)) $(MAN_PAGES) $(TOOLS) $(UNIT_TESTS) $(UNIT_PROGS) $(BENCHES)
 
 $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -93,6 +109,26 @@ $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 $(BUILD)/daemon/xcopyctl/%.o: daemon/xcopyctl/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+
+# daemon/scsi/ is plain C (unit-tested and fuzzed alone): no glib.
+$(BUILD)/daemon/scsi/%.o: daemon/scsi/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(BUILD)/daemon/iscsi/%.o: daemon/iscsi/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/daemon/%.o: daemon/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(GLIB_CFLAGS) $(NBD_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libxcopyiscsi.a: $(ISCSI_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/xcopyd: $(DAEMON_OBJ) $(LIBISCSIT) $(LIBSCSI) $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(GLIB_LIBS) $(ISAL_LIBS) $(NBD_LIBS) $(LDLIBS)
 
 $(BUILD)/xcopyctl: $(CTL_OBJ) $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(GLIB_LIBS) $(LDLIBS)
@@ -122,12 +158,26 @@ $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBXCOPY)
 $(BUILD)/tests/unit/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HOBJ) $(LIBSCSI) $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
 
+# Tests and programs of the iSCSI transport and the daemon: glib and friends.
+$(BUILD)/tests/unit/test-iscsi-%.o $(BUILD)/tests/unit/prog-iscsi-%.o \
+$(BUILD)/tests/unit/test-xcopyd-%.o $(BUILD)/tests/unit/prog-xcopyd-%.o: \
+  XCFLAGS += $(GLIB_CFLAGS) $(NBD_CFLAGS)
+$(BUILD)/tests/unit/test-iscsi-%: $(BUILD)/tests/unit/test-iscsi-%.o $(UNIT_HOBJ) $(LIBISCSIT) $(LIBSCSI) $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.o,$^) $(DAEMON_LIBS) $(LDLIBS)
+$(BUILD)/tests/unit/prog-iscsi-%: $(BUILD)/tests/unit/prog-iscsi-%.o $(UNIT_HOBJ) $(LIBISCSIT) $(LIBSCSI) $(LIBXCOPY)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.o,$^) $(DAEMON_LIBS) $(LDLIBS)
+
 # Programs that scenarios in tests/func/ run with set-up (a mounted XFS...).
 $(BUILD)/tests/unit/prog-%: $(BUILD)/tests/unit/prog-%.o $(UNIT_HOBJ) $(LIBSCSI) $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBXCOPY)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# Load clients that speak iSCSI through libiscsi (the initiator side).
+$(BUILD)/bench/iscsi-%.o: XCFLAGS += $(LIBISCSI_CFLAGS)
+$(BUILD)/bench/iscsi-%: $(BUILD)/bench/iscsi-%.o
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LIBISCSI_LIBS) $(LDLIBS)
 
 deps:
 	@scripts/install-deps.sh --ensure
@@ -147,6 +197,7 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(NBDKIT_PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PLUGIN_SO) $(DESTDIR)$(NBDKIT_PLUGINDIR)/
+	$(if $(XCOPYD),install -m 0755 $(XCOPYD) $(DESTDIR)$(BINDIR)/)
 	for m in $(MAN_PAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for t in $(TOOLS) $(XCOPYCTL); do install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
 

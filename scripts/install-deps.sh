@@ -12,12 +12,18 @@ PACKAGES=(
   # build
   gcc make pkg-config libc6-dev perl
   nbdkit nbdkit-plugin-dev libnbd-dev libglib2.0-dev libjson-glib-dev
+  libisal-dev           # CRC32C header and data digests of the iSCSI target
+  libiscsi-dev          # the initiator side of bench/iscsi-load.c
   # tests, demo and benchmarks
   libnbd-bin qemu-utils xfsprogs util-linux e2fsprogs fio
   jq                    # parses xcopyctl --json in tests/func/test-xcopyctl-*.sh
   coreutils procps clang libclang-rt-14-dev
   # README's worked example (QEMU attached with -blockdev nbd)
   qemu-system-x86
+  # iSCSI: conformance (iscsi-test-cu), QEMU's iSCSI client, the peer target
+  libiscsi-bin qemu-block-extra tgt
+  # the tiny test guest (scripts/build-guest.sh): kernel, init, SCSI tools
+  linux-image-cloud-amd64 busybox-static sg3-utils ddpt cpio
 )
 
 missing=()

@@ -23,7 +23,7 @@ PACKAGES=(
   # iSCSI: conformance (iscsi-test-cu), QEMU's iSCSI client, the peer target
   libiscsi-bin qemu-block-extra tgt
   # the tiny test guest (scripts/build-guest.sh): kernel, init, SCSI tools
-  linux-image-cloud-amd64 busybox-static sg3-utils ddpt cpio
+  linux-image-cloud-amd64 busybox-static sg3-utils ddpt cpio kmod
 )
 
 missing=()

@@ -20,6 +20,10 @@ static const GOptionEntry global_entries[] = {
   { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opts.socket,
     "Control socket of nbdkit xcopy (default: $XCOPY_SOCKET, else "
     XCOPYCTL_DEFAULT_SOCKET ")", "PATH" },
+  { "daemon", 'd', 0, G_OPTION_ARG_FILENAME, &opts.daemon,
+    "Management socket of xcopyd, for targets, sessions and stats"
+    " (default: $XCOPYD_SOCKET, else " XCOPYCTL_DEFAULT_DAEMON_SOCKET ")",
+    "PATH" },
   { "json", 'j', 0, G_OPTION_ARG_NONE, &opts.json,
     "Print one JSON object on standard output", NULL },
   { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opts.quiet,
@@ -91,6 +95,12 @@ static const struct ctl_cmd commands[] = {
   { "clone", "SRC DST",
     "Clone export SRC into a new file DST beside it, atomically", 2, 2,
     CTL_O_LONG | CTL_O_REPLACE | CTL_O_METHOD, ctl_cmd_clone },
+  { "targets", "", "List xcopyd's iSCSI targets and their LUNs", 0, 0, 0,
+    ctl_cmd_targets },
+  { "sessions", "", "List xcopyd's iSCSI sessions", 0, 0, 0,
+    ctl_cmd_sessions },
+  { "stats", "", "Show xcopyd's counters and the state of its backends",
+    0, 0, 0, ctl_cmd_stats },
 };
 
 static const char help_footer[] =
@@ -106,7 +116,8 @@ static const char help_footer[] =
   "  4    failed after part of the operation was done\n"
   "  130  the job was cancelled\n"
   "\n"
-  "Environment: XCOPY_SOCKET is the default for --socket.\n"
+  "Environment: XCOPY_SOCKET is the default for --socket, XCOPYD_SOCKET\n"
+  "for --daemon.\n"
   "See xcopyctl(1).";
 
 static const struct ctl_cmd *
@@ -230,6 +241,7 @@ ctl_clear (struct ctl *ctl)
 {
   g_clear_pointer (&ctl->conn, ctl_conn_free);
   g_free (opts.socket);
+  g_free (opts.daemon);
   g_free (opts.to);
   g_strfreev (opts.ranges_files);
   g_free (opts.method);

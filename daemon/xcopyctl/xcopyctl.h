@@ -9,6 +9,7 @@
  *   jobs.c      jobs: start, wait (polling, progress bar, Ctrl-C), list,
  *               cancel
  *   output.c    human and JSON output, outcomes and exit codes
+ *   daemon.c    targets, sessions, stats: xcopyd's management socket
  *
  * Errors: GError with CTL_ERROR as domain and the exit code (enum
  * ctl_exit) as code.  A reply carrying an error is not a GError: it is an
@@ -27,6 +28,7 @@
 
 #define XCOPYCTL_VERSION "0.1.0"
 #define XCOPYCTL_DEFAULT_SOCKET "/run/xcopyd/plugin.sock"
+#define XCOPYCTL_DEFAULT_DAEMON_SOCKET "/run/xcopyd/xcopyd.sock"
 
 /* Exit codes: docs/xcopyctl.pod, EXIT STATUS; --help lists them too. */
 enum ctl_exit {
@@ -59,6 +61,7 @@ bool ctl_set_error (GError **error, enum ctl_exit code, const char *fmt, ...)
 /* Every option of every command; main.c offers each command its own. */
 struct ctl_opts {
   char *socket;
+  char *daemon;               /* xcopyd's management socket */
   gboolean json, quiet, version;
   char *to;
   char **ranges_files;
@@ -220,5 +223,11 @@ int ctl_cmd_extents (struct ctl *ctl, char **args, unsigned nargs);
 int ctl_cmd_stat (struct ctl *ctl, char **args, unsigned nargs);
 int ctl_cmd_exports (struct ctl *ctl, char **args, unsigned nargs);
 int ctl_cmd_clone (struct ctl *ctl, char **args, unsigned nargs);
+
+/* ---- daemon.c ---- */
+
+int ctl_cmd_targets (struct ctl *ctl, char **args, unsigned nargs);
+int ctl_cmd_sessions (struct ctl *ctl, char **args, unsigned nargs);
+int ctl_cmd_stats (struct ctl *ctl, char **args, unsigned nargs);
 
 #endif /* XCOPYCTL_H */

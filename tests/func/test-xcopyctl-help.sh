@@ -29,7 +29,7 @@ pod_opts () {
 help=$(xcopyctl --help)
 cmds=$(sed -n '/^Commands:/,/^$/ s/^  \([a-z]*\) .*/\1/p' <<<"$help" | sort)
 echo "commands in --help: " $cmds
-(( $(wc -w <<<"$cmds") == 11 )) || fail "expected 11 commands in --help"
+(( $(wc -w <<<"$cmds") == 14 )) || fail "expected 14 commands in --help"
 pod_cmds=$(sed -n '/^=head1 COMMANDS/,/^=head1 / s/^=head2 B<\([a-z]*\)>.*/\1/p' "$pod" | sort)
 [[ $pod_cmds == "$cmds" ]] || fail "man page commands '$pod_cmds', --help '$cmds'"
 

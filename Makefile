@@ -76,7 +76,7 @@ DAEMON_SRC  := $(wildcard daemon/*.c)
 DAEMON_OBJ  := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 XCOPYD      := $(if $(DAEMON_SRC),$(BUILD)/xcopyd)
 # Daemon-side libraries for unit tests and helper programs.
-DAEMON_LIBS := $(LIBISCSIT) $(LIBSCSI) $(LIBXCOPY) $(GLIB_LIBS) $(ISAL_LIBS) $(NBD_LIBS)
+DAEMON_LIBS  = $(LIBISCSIT) $(LIBSCSI) $(LIBXCOPY) $(GLIB_LIBS) $(ISAL_LIBS) $(NBD_LIBS)
 
 CTL_SRC     := $(wildcard daemon/xcopyctl/*.c)
 CTL_OBJ     := $(CTL_SRC:%.c=$(BUILD)/%.o)

@@ -13,6 +13,7 @@ PKG_CONFIG  ?= pkg-config
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
 DESTDIR     ?=
 SANITIZE    ?=
 
@@ -198,6 +199,7 @@ install: all
 	install -d $(DESTDIR)$(NBDKIT_PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PLUGIN_SO) $(DESTDIR)$(NBDKIT_PLUGINDIR)/
 	$(if $(XCOPYD),install -m 0755 $(XCOPYD) $(DESTDIR)$(BINDIR)/)
+	$(if $(XCOPYD),install -D -m 0644 etc/xcopyd.conf.example $(DESTDIR)$(SYSCONFDIR)/xcopyd/xcopyd.conf.example)
 	for m in $(MAN_PAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for t in $(TOOLS) $(XCOPYCTL); do install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
 

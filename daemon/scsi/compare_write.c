@@ -31,7 +31,12 @@ do_compare_write (struct xs_task *t)
 
   if (t->cdb[1] & 0xe0)
     return xs_bad_cdb (t, 1, 7);                /* WRPROTECT */
-  if (nb > xs_caw_max (lu))
+  /* Zero blocks with data-out is a mismatch in the CDB, not in the data:
+   * it is what a 256-block request looks like once wrapped into the
+   * one-byte field (libiscsi's CompareAndWrite.Simple sends exactly that
+   * and wants INVALID FIELD IN CDB, as for any length past the maximum).
+   */
+  if (nb > xs_caw_max (lu) || (nb == 0 && t->cmd->data_out_len != 0))
     return xs_bad_cdb (t, 13, -1);
   if ((s = xs_check_lba (t, lba, nb)) != XS_GOOD)
     return s;

@@ -78,7 +78,7 @@ precheck (struct xs_task *t)
     return s;
   if (t->cdb[d->cdb_len - 1] & 0x04)
     return xs_bad_cdb (t, d->cdb_len - 1u, 2);
-  if ((d->flags & XS_F_WRITE) && t->lu && t->lu->read_only)
+  if ((d->flags & XS_F_WRITE) && t->lu && xs_lu_write_protected (t->lu))
     return XS_WRITE_PROTECTED;
   return XS_GOOD;
 }

@@ -11,7 +11,11 @@
 
 #define DEFAULT_MAX_TRANSFER   (UINT64_C (16) << 20)
 #define DEFAULT_OPT_TRANSFER   (UINT64_C (1) << 20)
-#define DEFAULT_MAX_UNMAP      (UINT64_C (1) << 30)
+#define DEFAULT_MAX_UNMAP      (UINT64_C (512) << 20)
+/* MAXIMUM UNMAP LBA COUNT never above 2^20 blocks: initiators and
+ * libiscsi's Inquiry.BlockLimits take a larger finite value for garbage.
+ */
+#define MAX_UNMAP_BLOCKS       (UINT32_C (1) << 20)
 #define DEFAULT_MAX_UNMAP_DESC 256
 #define DEFAULT_MAX_WRITE_SAME (UINT64_C (1) << 30)
 
@@ -163,6 +167,8 @@ set_geometry (struct scsi_lu *lu, const struct scsi_lu_config *c)
     lu->opt_xfer = lu->max_xfer;
   lu->max_unmap = blocks32 (pick (c->max_unmap, DEFAULT_MAX_UNMAP),
                             lu->block_shift);
+  if (lu->max_unmap > MAX_UNMAP_BLOCKS)
+    lu->max_unmap = MAX_UNMAP_BLOCKS;
   lu->max_unmap_desc = (uint32_t) pick (c->max_unmap_desc,
                                         DEFAULT_MAX_UNMAP_DESC);
   lu->max_write_same = pick (c->max_write_same, DEFAULT_MAX_WRITE_SAME)

@@ -1,8 +1,8 @@
 /* xcopyd: MODE SENSE (6) (10), MODE SELECT (6) (10) and the mode pages.
  *
  * Pages (one table): Read-Write Error Recovery (SBC-3 6.4.9), Caching
- * (SBC-3 6.4.5; WCE changeable) and Control (SPC-4 7.5.8; D_SENSE
- * changeable).  Values are shared by every I_T nexus; a change made by
+ * (SBC-3 6.4.5; WCE changeable) and Control (SPC-4 7.5.8; D_SENSE and
+ * SWP changeable: software write protection, which a LU reset clears).  Values are shared by every I_T nexus; a change made by
  * MODE SELECT raises MODE PARAMETERS CHANGED for the others (SPC-4
  * 7.5.2).  Saved values are not implemented: PC=11b and SP=1 are refused.
  */
@@ -37,6 +37,7 @@ static const uint8_t control_def[XS_MODE_CONTROL_LEN] = {
 };
 static const uint8_t control_chg[XS_MODE_CONTROL_LEN] = {
   0, 0, 0x04,                   /* D_SENSE */
+  0, 0x08,                      /* SWP */
 };
 
 static const struct mode_page pages[] = {
@@ -78,6 +79,16 @@ xs_lu_d_sense (struct scsi_lu *lu)
 {
   return (__atomic_load_n (&lu->mode.control[2], __ATOMIC_RELAXED) & 0x04)
     != 0;
+}
+
+/* SPC-4 7.5.8: SWP makes every command that writes the medium end DATA
+ * PROTECT, WRITE PROTECTED, as a read-only LU does.
+ */
+bool
+xs_lu_write_protected (struct scsi_lu *lu)
+{
+  return lu->read_only
+    || (__atomic_load_n (&lu->mode.control[4], __ATOMIC_RELAXED) & 0x08);
 }
 
 bool
@@ -173,7 +184,8 @@ mode_sense (struct xs_task *t, bool ten, size_t alloc)
   if (s != XS_GOOD)
     return s;
   /* SBC-3 6.4.1: device-specific parameter WP, DPOFUA. */
-  out[ten ? 3 : 2] = (uint8_t) ((lu->read_only ? 0x80 : 0) | 0x10);
+  out[ten ? 3 : 2] = (uint8_t) ((xs_lu_write_protected (lu) ? 0x80 : 0)
+                                | 0x10);
   if (ten) {
     put_be16 (out, (uint16_t) (len - 2));
     out[4] = longlba && !dbd ? 0x01 : 0;

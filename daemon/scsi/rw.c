@@ -53,20 +53,45 @@ do_read (struct xs_task *t)
   return s;
 }
 
-/* Write data-out over the blocks of c, holding their range. */
+/* How much of the write to do.  Data-out shorter than the CDB asks for
+ * (an iSCSI residual overflow): the whole blocks that came are written
+ * and the command succeeds, the residual telling the initiator what was
+ * not (libiscsi's iSCSIResiduals: EDTL 0 or one block of a two-block
+ * WRITE is GOOD with overflow); a partial block is INVALID FIELD IN
+ * INFORMATION UNIT.  xfer_len keeps the CDB's length for the residual.
+ */
+static enum xs_status
+write_len (struct xs_task *t, uint64_t *len)
+{
+  const struct scsi_cmd *cmd = t->cmd;
+  uint64_t mask = t->lu->block_size - 1;
+
+  *len = cmd->xfer_len;
+  if (cmd->data_out_len < *len) {
+    if (cmd->data_out_len & mask)
+      return XS_INVALID_FIELD_IN_IU;
+    *len = cmd->data_out_len;
+  }
+  if (*len > 0 && cmd->data_out == NULL)
+    return XS_INVALID_FIELD_IN_IU;
+  return XS_GOOD;
+}
+
+/* Write data-out over the blocks of c, holding their range; *len: the
+ * bytes written.
+ */
 static enum xs_status
 write_blocks (struct xs_task *t, const struct xs_lba_cdb *c, bool fua,
-              const uint8_t **data)
+              uint64_t *len)
 {
   struct rangelock_hold h = RANGELOCK_HOLD_INIT;
   uint64_t off = c->lba << t->lu->block_shift;
-  uint64_t len = t->cmd->xfer_len;
   enum xs_status s;
 
-  if ((s = xs_data_out (t, len, data)) != XS_GOOD
-      || (s = xs_lock_range (t, &h, off, len)) != XS_GOOD)
+  if ((s = write_len (t, len)) != XS_GOOD || *len == 0
+      || (s = xs_lock_range (t, &h, off, *len)) != XS_GOOD)
     return s;
-  s = xs_be_write (t, *data, (size_t) len, off, fua);
+  s = xs_be_write (t, t->cmd->data_out, (size_t) *len, off, fua);
   xs_unlock (&h);
   return s;
 }
@@ -75,13 +100,13 @@ static enum xs_status
 do_write (struct xs_task *t)
 {
   struct xs_lba_cdb c;
-  const uint8_t *data;
   enum xs_status s;
+  uint64_t len;
 
   parse (t, &c);
   if ((s = check_transfer (t, &c)) != XS_GOOD)
     return s;
-  return write_blocks (t, &c, (c.byte1 & 0x08) != 0, &data);
+  return write_blocks (t, &c, (c.byte1 & 0x08) != 0, &len);
 }
 
 /* SBC-3 5.36: BYTCHK 00b verifies the medium (the FUA write does that),
@@ -91,9 +116,9 @@ static enum xs_status
 do_write_verify (struct xs_task *t)
 {
   struct xs_lba_cdb c;
-  const uint8_t *data;
   enum xs_status s;
   unsigned bytchk;
+  uint64_t len;
 
   parse (t, &c);
   bytchk = (c.byte1 >> 1) & 3;
@@ -101,10 +126,11 @@ do_write_verify (struct xs_task *t)
     return s;
   if (bytchk > 1)
     return xs_bad_cdb (t, 1, 2);
-  if ((s = write_blocks (t, &c, true, &data)) != XS_GOOD || bytchk == 0)
+  if ((s = write_blocks (t, &c, true, &len)) != XS_GOOD || bytchk == 0
+      || len == 0)
     return s;
-  return xs_compare (t, c.lba << t->lu->block_shift, data,
-                     t->cmd->xfer_len, 0);
+  return xs_compare (t, c.lba << t->lu->block_shift, t->cmd->data_out, len,
+                     0);
 }
 
 #define U32 0xff, 0xff, 0xff, 0xff

@@ -202,6 +202,8 @@ uint8_t xs_caw_max (const struct scsi_lu *lu);
 /* D_SENSE and WCE, read without the lock (a byte each). */
 bool xs_lu_d_sense (struct scsi_lu *lu);
 bool xs_lu_wce (struct scsi_lu *lu);
+/* Read-only, or SWP set in the control mode page. */
+bool xs_lu_write_protected (struct scsi_lu *lu);
 
 /* The LU's logical-unit designation descriptors exactly as VPD 0x83 lists
  * them (inquiry.c): NAA 6, then T10 vendor ID.  Returns the bytes needed

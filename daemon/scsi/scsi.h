@@ -242,7 +242,7 @@ struct scsi_lu_config {
   /* Limits in bytes, rounded down to blocks; 0 picks the default. */
   uint64_t max_transfer;        /* READ/WRITE/VERIFY...: 16 MiB */
   uint64_t opt_transfer;        /* 1 MiB */
-  uint64_t max_unmap;           /* per UNMAP command: 1 GiB */
+  uint64_t max_unmap;           /* per UNMAP: 512 MiB, <= 2^20 blocks */
   uint32_t max_unmap_desc;      /* descriptors per UNMAP: 256 */
   uint64_t max_write_same;      /* per WRITE SAME: 1 GiB */
 };

@@ -11,7 +11,8 @@
  *
  * EXTENDED COPY has no XS_F_WRITE: the LU that receives the command need
  * not be the destination, so the handler checks each destination LU's
- * read_only itself (DATA PROTECT, WRITE PROTECTED).
+ * write protection (read-only or SWP) itself (DATA PROTECT, WRITE
+ * PROTECTED).
  */
 #include "scsi-int.h"
 #include "xcopy-int.h"

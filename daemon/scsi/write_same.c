@@ -2,10 +2,13 @@
  *
  * SBC-3 5.41-5.42 (and SBC-4 table "ANCHOR bit, UNMAP bit, and ANC_SUP
  * bit relationships"):
- *   UNMAP=1 on a thin LU      deallocate (zero, may trim: reads give
- *                             zeroes, LBPRZ=1), whatever the block holds
+ *   UNMAP=1, all-zero block   deallocate on a thin LU (zero, may trim:
+ *                             reads give zeroes, LBPRZ=1)
  *   UNMAP=0, all-zero block   zero, allocated
- *   UNMAP=0, other block      fill with the block as the pattern
+ *   other block               fill with the block as the pattern, also
+ *                             with UNMAP=1: the bit only permits
+ *                             deallocation, and a deallocated block reads
+ *                             as zeroes, not as the block sent
  *   ANCHOR=1                  INVALID FIELD IN CDB (ANC_SUP=0)
  *   NDOB=1 (16 only)          no data-out; the block is all zeroes
  *   NUMBER OF LOGICAL BLOCKS=0  to the last block, which must still be
@@ -56,10 +59,10 @@ apply (struct xs_task *t, const uint8_t *block, uint64_t off, uint64_t len,
   unsigned fua = xs_lu_wce (lu) ? 0 : SCSI_BE_FUA;
   struct xcopy_result res;
 
-  if (unmap && lu->thin)
-    return be->ops->zero (be, off, len, SCSI_BE_MAY_TRIM | fua, &res);
   if (all_zero (block, lu->block_size))
-    return be->ops->zero (be, off, len, fua, &res);
+    return be->ops->zero (be, off, len,
+                          (unmap && lu->thin ? SCSI_BE_MAY_TRIM : 0) | fua,
+                          &res);
   return be->ops->fill (be, off, len, block, lu->block_size, fua, &res);
 }
 

@@ -99,7 +99,7 @@ check_segment (struct xs_task *t, const struct xc_list *l, size_t i,
     return past_end (t, i, false);
   if (!range_inside (s->dst_off, s->len, lu_bytes (*dst)))
     return past_end (t, i, true);
-  if ((*dst)->read_only)
+  if (xs_lu_write_protected (*dst))
     return XS_WRITE_PROTECTED;
   return XS_GOOD;
 }

@@ -68,6 +68,18 @@ invalid (void)
   caw_cdb (cdb, 0, 0, 0);
   SH_RUN (&e, &cmd, ARR (cdb), NULL, 0, 0);
   SH_EXPECT_GOOD (&cmd);
+  /* ... but with data-out it is a wrapped length (256 blocks): the
+   * NUMBER OF LOGICAL BLOCKS field is wrong, nothing is touched.
+   */
+  memset (buf, 'A', 2 * 256 * 512);
+  SH_RUN (&e, &cmd, ARR (cdb), buf, 2 * 256 * 512, 0);
+  SH_EXPECT_BAD_CDB (&cmd, 13, -1);
+  h_pread_all (e.fd, buf, 256 * 512, 0);
+  for (size_t i = 0; i < 256 * 512; i++)
+    if (buf[i] != 0) {
+      CHECK (buf[i] == 0);
+      break;
+    }
   /* The data-out must be exactly 2 x NUMBER OF LOGICAL BLOCKS blocks
    * (libiscsi's CompareAndWrite.InvalidDataOutSize).
    */

@@ -329,6 +329,44 @@ residuals (void)
   CHECK_U64 (n, ==, 8);
 }
 
+/* WRITE and WRITE AND VERIFY with whole blocks of data-out fewer than
+ * the CDB's: those blocks are written, GOOD, residual overflow for the
+ * rest (libiscsi's iSCSIResiduals.Write*Residuals); EDTL 0 writes nothing.
+ */
+static void
+write_overflow (void)
+{
+  static const uint8_t ops[] = { 0x2a, 0x2e };
+  struct sh_env e;
+  struct sh_cmd cmd;
+  uint8_t cdb[10], a[1024], b[1024], back[1024];
+  uint64_t n;
+
+  memset (a, 'a', sizeof a);
+  memset (b, 'b', sizeof b);
+  sh_setup (&e, 1 * MiB, NULL);
+  for (size_t i = 0; i < sizeof ops; i++) {
+    h_pwrite_all (e.fd, a, sizeof a, 0);
+    sh_cdb10 (cdb, ops[i], ops[i] == 0x2e ? 0x02 : 0, 0, 2);
+    SH_RUN (&e, &cmd, ARR (cdb), b, 512, 0);
+    SH_EXPECT_GOOD (&cmd);
+    CHECK_INT (scsi_cmd_residual (&cmd.c, 512, &n), ==, SCSI_RESID_OVER);
+    CHECK_U64 (n, ==, 512);
+    h_pread_all (e.fd, back, sizeof back, 0);
+    CHECK (memcmp (back, b, 512) == 0);
+    CHECK (memcmp (back + 512, a, 512) == 0);
+    /* No data-out at all. */
+    sh_cdb10 (cdb, ops[i], 0, 1, 1);
+    SH_RUN (&e, &cmd, ARR (cdb), NULL, 0, 0);
+    SH_EXPECT_GOOD (&cmd);
+    CHECK_INT (scsi_cmd_residual (&cmd.c, 0, &n), ==, SCSI_RESID_OVER);
+    CHECK_U64 (n, ==, 512);
+    h_pread_all (e.fd, back, sizeof back, 0);
+    CHECK (memcmp (back + 512, a, 512) == 0);
+  }
+  sh_teardown (&e);
+}
+
 /* Reads and writes with an EDTL that disagrees with the CDB. */
 static void
 residuals_through_commands (void)
@@ -361,6 +399,7 @@ residuals_through_commands (void)
   CHECK_INT (scsi_cmd_residual (&cmd.c, 1024, &n), ==, SCSI_RESID_UNDER);
   CHECK_U64 (n, ==, 512);
   sh_teardown (&e);
+  write_overflow ();
 }
 
 /* ABORT TASK while a write waits for its range: TASK ABORTED, no sense,

@@ -136,7 +136,7 @@ vpd_block_limits (void)
     0x00, 0x00, 0x80, 0x00,             /* MAXIMUM TRANSFER 16 MiB */
     0x00, 0x00, 0x08, 0x00,             /* OPTIMAL TRANSFER 1 MiB */
     0x00, 0x00, 0x80, 0x00,             /* MAXIMUM PREFETCH */
-    0x00, 0x20, 0x00, 0x00,             /* MAXIMUM UNMAP LBA COUNT 1 GiB */
+    0x00, 0x10, 0x00, 0x00,             /* MAXIMUM UNMAP LBA COUNT 512 MiB */
     0x00, 0x00, 0x01, 0x00,             /* ... DESCRIPTOR COUNT 256 */
     0, 0, 0, 0,                         /* OPTIMAL UNMAP GRANULARITY: below */
     0x80, 0x00, 0x00, 0x00,             /* UGAVALID, alignment 0 */

@@ -66,7 +66,7 @@ sense_page_control (void)
   SH_EXPECT_DATA (&cmd, BYTES (47, 0, 0x10, 0,
                                0x01, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                CACHING (0x04),
-                               0x0a, 0x0a, 0x04, 0, 0, 0, 0, 0, 0, 0, 0,
+                               0x0a, 0x0a, 0x04, 0, 0x08, 0, 0, 0, 0, 0, 0,
                                0));
   sh_cmd_free (&cmd);
   SH_RUN (&e, &cmd, BYTES (0x1a, 0x08, 0x80 | 0x08, 0, 255, 0), NULL, 0,
@@ -98,6 +98,61 @@ sense_write_protect_bit (void)
   SH_RUN (&e, &cmd, BYTES (0x1a, 0x08, 0x0a, 0, 255, 0), NULL, 0, 255);
   SH_EXPECT_DATA (&cmd, BYTES (15, 0, 0x90, 0, CONTROL (0x02)));
   sh_cmd_free (&cmd);
+  sh_teardown (&e);
+}
+
+/* SPC-4 7.5.8 SWP through MODE SELECT (6): WP in MODE SENSE, writes
+ * (WRITE, WRITE SAME, UNMAP, EXTENDED COPY into the LU) refused with DATA
+ * PROTECT, WRITE PROTECTED and nothing written, reads still served; a LU
+ * reset clears it.
+ */
+static void
+select_software_write_protect (void)
+{
+  static const uint8_t swp[] = { 0, 0, 0, 0, 0x0a, 0x0a, 0x02, 0x10, 0x08,
+                                 0, 0, 0, 0, 0, 0, 0 };
+  static const uint8_t ctl_swp[] = { 15, 0, 0x90, 0, 0x0a, 0x0a, 0x02, 0x10,
+                                     0x08, 0, 0, 0, 0, 0, 0, 0 };
+  static const uint8_t ctl[] = { 15, 0, 0x10, 0, CONTROL (0x02) };
+  struct sh_env e;
+  struct sh_cmd cmd;
+  uint8_t cdb[16], block[512], zero[512] = { 0 }, back[512];
+  uint8_t unmap[24] = { 0, 22, 0, 16, 0, 0, 0, 0,
+                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
+
+  memset (block, 0x5a, sizeof block);
+  sh_setup (&e, 1 * MiB, NULL);
+  h_pwrite_all (e.fd, block, sizeof block, 0);
+  SH_RUN (&e, &cmd, BYTES (0x15, 0x10, 0, 0, sizeof swp, 0), ARR (swp), 0);
+  SH_EXPECT_GOOD (&cmd);
+  SH_RUN (&e, &cmd, BYTES (0x1a, 0x08, 0x0a, 0, 255, 0), NULL, 0, 255);
+  SH_EXPECT_DATA (&cmd, ARR (ctl_swp));
+  sh_cmd_free (&cmd);
+  sh_cdb10 (cdb, 0x2a, 0, 0, 1);
+  SH_RUN (&e, &cmd, cdb, 10, ARR (zero), 0);
+  SH_EXPECT_PLAIN (&cmd, 0x07, 0x27, 0x00);
+  sh_cdb10 (cdb, 0x41, 0, 0, 1);
+  SH_RUN (&e, &cmd, cdb, 10, ARR (zero), 0);
+  SH_EXPECT_PLAIN (&cmd, 0x07, 0x27, 0x00);
+  SH_RUN (&e, &cmd, BYTES (0x42, 0, 0, 0, 0, 0, 0, 0, sizeof unmap, 0),
+          ARR (unmap), 0);
+  SH_EXPECT_PLAIN (&cmd, 0x07, 0x27, 0x00);
+  h_pread_all (e.fd, back, sizeof back, 0);
+  CHECK (memcmp (back, block, sizeof block) == 0);
+  sh_cdb10 (cdb, 0x28, 0, 0, 1);
+  SH_RUN (&e, &cmd, cdb, 10, NULL, 0, 512);
+  SH_EXPECT_DATA (&cmd, ARR (block));
+  sh_cmd_free (&cmd);
+  scsi_lu_reset (e.lu);
+  SH_RUN (&e, &cmd, BYTES (0x00, 0, 0, 0, 0, 0), NULL, 0, 0);  /* the UA */
+  SH_RUN (&e, &cmd, BYTES (0x1a, 0x08, 0x0a, 0, 255, 0), NULL, 0, 255);
+  SH_EXPECT_DATA (&cmd, ARR (ctl));
+  sh_cmd_free (&cmd);
+  sh_cdb10 (cdb, 0x2a, 0, 0, 1);
+  SH_RUN (&e, &cmd, cdb, 10, ARR (zero), 0);
+  SH_EXPECT_GOOD (&cmd);
+  h_pread_all (e.fd, back, sizeof back, 0);
+  CHECK (memcmp (back, zero, sizeof zero) == 0);
   sh_teardown (&e);
 }
 
@@ -213,6 +268,7 @@ static const struct h_test tests[] = {
   H_TEST (sense_page_control),
   H_TEST (sense_write_protect_bit),
   H_TEST (select_write_cache),
+  H_TEST (select_software_write_protect),
   H_TEST (select_errors),
   H_TEST (select_block_descriptor),
 };

@@ -75,9 +75,8 @@ zero_block_writes_zeroes (void)
   sh_teardown (&e);
 }
 
-/* UNMAP=1: deallocated whatever the block holds (SBC-4 table "ANCHOR
- * bit, UNMAP bit..."; libiscsi's WriteSame*.UnmapUntilEnd sends 0xFF
- * data), reading back as zeroes (LBPRZ=1).
+/* UNMAP=1 with an all-zero block (or NDOB): deallocated, reading back as
+ * zeroes (LBPRZ=1).
  */
 static void
 unmap_bit (void)
@@ -85,7 +84,7 @@ unmap_bit (void)
   struct scsi_lu_config cfg;
   struct sh_env e;
   struct sh_cmd cmd;
-  uint8_t cdb[16], ff[4096];
+  uint8_t cdb[16], ff[4096], zero[4096] = { 0 };
 
   sh_config (&cfg);
   cfg.block_size = 4096;
@@ -94,8 +93,9 @@ unmap_bit (void)
   for (int b = 0; b < 32; b++)
     h_pwrite_all (e.fd, ff, sizeof ff, (uint64_t) b * 4096);
   ws_cdb (cdb, false, 0x08, 4, 8);
-  SH_RUN (&e, &cmd, cdb, 10, ARR (ff), 0);
+  SH_RUN (&e, &cmd, cdb, 10, ARR (zero), 0);
   SH_EXPECT_GOOD (&cmd);
+  CHECK (all_bytes (e.fd, 3 * 4096, 4096, 0xff));
   CHECK (all_bytes (e.fd, 4 * 4096, 8 * 4096, 0));
   CHECK (all_bytes (e.fd, 12 * 4096, 4096, 0xff));
   if (h_holes_work ())
@@ -107,6 +107,38 @@ unmap_bit (void)
   CHECK_U64 (cmd.c.xfer_len, ==, 0);
   CHECK (all_bytes (e.fd, 20 * 4096, 4 * 4096, 0));
   CHECK (all_bytes (e.fd, 24 * 4096, 4096, 0xff));
+  if (h_holes_work ())
+    CHECK (h_is_hole (e.fd, 20 * 4096, 4 * 4096));
+  sh_teardown (&e);
+}
+
+/* UNMAP=1 with a non-zero block: UNMAP only permits deallocation, and a
+ * deallocated block would read as zeroes, so the block is written.
+ */
+static void
+unmap_bit_nonzero_block (void)
+{
+  struct sh_env e;
+  struct sh_cmd cmd;
+  uint8_t cdb[16], pat[512], back[512];
+
+  sh_setup (&e, 1 * MiB, NULL);
+  for (int i = 0; i < 512; i++)
+    pat[i] = (uint8_t) (i * 7 + 1);
+  for (int sixteen = 0; sixteen < 2; sixteen++) {
+    uint64_t lba = sixteen ? 64 : 8;
+    unsigned long punches = h_ncalls (H_PUNCH);
+    ws_cdb (cdb, sixteen, 0x08, lba, 16);
+    SH_RUN (&e, &cmd, cdb, sixteen ? 16 : 10, ARR (pat), 0);
+    SH_EXPECT_GOOD (&cmd);
+    for (int b = 0; b < 16; b++) {
+      h_pread_all (e.fd, back, 512, (lba + (uint64_t) b) * 512);
+      CHECK (memcmp (back, pat, 512) == 0);
+    }
+    CHECK (all_bytes (e.fd, (lba - 1) * 512, 512, 0));
+    CHECK (all_bytes (e.fd, (lba + 16) * 512, 512, 0));
+    CHECK_U64 (h_ncalls (H_PUNCH), ==, punches);
+  }
   sh_teardown (&e);
 }
 
@@ -205,6 +237,7 @@ static const struct h_test tests[] = {
   H_TEST (fill_pattern),
   H_TEST (zero_block_writes_zeroes),
   H_TEST (unmap_bit),
+  H_TEST (unmap_bit_nonzero_block),
   H_TEST (to_the_end),
   H_TEST (invalid_fields),
   H_TEST (errors_from_backend),

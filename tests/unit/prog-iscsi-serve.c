@@ -3,7 +3,7 @@
  *   prog-iscsi-serve --portal 127.0.0.1:0 [--portal [::1]:0] --iqn IQN
  *       --lun N=PATH [--lun N=PATH ...] [--block-size 512|4096]
  *       [--acl INITIATOR ...] [--chap USER:SECRET] [--mutual USER:SECRET]
- *       [--workers N] [--no-digests]
+ *       [--workers N] [--no-digests] [--phys-exp N] [--read-only]
  *
  * Prints "port N" (the first portal's port) once serving, then serves
  * until SIGTERM or SIGINT and exits 0 after a clean shutdown.
@@ -18,8 +18,8 @@
 
 static char **opt_portals, **opt_luns, **opt_acl;
 static char *opt_iqn, *opt_chap, *opt_mutual;
-static int opt_block_size = 512, opt_workers;
-static gboolean opt_no_digests;
+static int opt_block_size = 512, opt_workers, opt_phys_exp;
+static gboolean opt_no_digests, opt_read_only;
 
 static const GOptionEntry entries[] = {
   { "portal", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_portals,
@@ -36,6 +36,10 @@ static const GOptionEntry entries[] = {
   { "workers", 0, 0, G_OPTION_ARG_INT, &opt_workers, "SCSI workers", "N" },
   { "no-digests", 0, 0, G_OPTION_ARG_NONE, &opt_no_digests,
     "refuse CRC32C digests", NULL },
+  { "phys-exp", 0, 0, G_OPTION_ARG_INT, &opt_phys_exp,
+    "logical blocks per physical block, log2 (0..15)", "N" },
+  { "read-only", 0, 0, G_OPTION_ARG_NONE, &opt_read_only,
+    "write-protected LUs", NULL },
   { NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
@@ -72,7 +76,7 @@ add_lun (struct scsi_target *t, const char *spec)
 
   if (end == spec || *end != '=' || n > SCSI_LUN_MAX)
     die ("bad --lun %s%s (want N=PATH)", spec, "");
-  if ((r = scsi_file_backend_open (end + 1, false, NULL, &be)) < 0)
+  if ((r = scsi_file_backend_open (end + 1, opt_read_only, NULL, &be)) < 0)
     die ("%s: %s", end + 1, g_strerror (-r));
   base = g_path_get_basename (end + 1);
   serial = g_strdup_printf ("%.50s-%lu", base, n);
@@ -80,6 +84,8 @@ add_lun (struct scsi_target *t, const char *spec)
   struct scsi_lu_config cfg = {
     .serial = serial,
     .block_size = (uint32_t) opt_block_size,
+    .phys_exp = (uint8_t) opt_phys_exp,
+    .read_only = opt_read_only,
     .write_cache = true,
   };
   if ((r = scsi_lu_new (&cfg, be, &lu)) < 0)

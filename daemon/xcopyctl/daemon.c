@@ -43,12 +43,25 @@ daemon_call (const struct ctl *ctl, const char *cmd, GError **error)
 
   conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL,
                                   &err);
-  if (conn && g_output_stream_write_all
+  if (conn) {
+    GError *werr = NULL;
+
+    /* A daemon that refuses us writes its reason and closes, possibly
+     * before our request is out: read the reply even when the write
+     * failed, and report the write error only if there is none.
+     */
+    g_output_stream_write_all
       (g_io_stream_get_output_stream (G_IO_STREAM (conn)), req, strlen (req),
-       NULL, NULL, &err)) {
+       NULL, NULL, &werr);
     in = g_data_input_stream_new
       (g_io_stream_get_input_stream (G_IO_STREAM (conn)));
     line = g_data_input_stream_read_line (in, &len, NULL, &err);
+    if (line == NULL && werr) {
+      g_clear_error (&err);
+      err = werr;
+    }
+    else
+      g_clear_error (&werr);
   }
   if (line == NULL) {
     bool absent = err && (g_error_matches (err, G_IO_ERROR,

@@ -55,10 +55,11 @@ xcopyd_conf_target () {
 
 # run_xcopyd CONF: start xcopyd, wait for its port file, set TARGET_PORT.
 run_xcopyd () {
-  local pid i
+  local pid i pre=()
+  _san_env pre        # the nbdkit it starts inherits the sanitizer preload
   sed 's/^/  xcopyd.conf: /' "$1"
   rm -f "$TMP/xcopyd.port"
-  "$TOP/$BUILD/xcopyd" --config "$1" --port-file "$TMP/xcopyd.port" \
+  "${pre[@]}" "$TOP/$BUILD/xcopyd" --config "$1" --port-file "$TMP/xcopyd.port" \
     >"$TMP/xcopyd.log" 2>&1 &
   pid=$!
   on_exit "stop_pid $pid; sed 's/^/  xcopyd: /' '$TMP/xcopyd.log' | tail -n 40"

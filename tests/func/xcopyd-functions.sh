@@ -42,8 +42,13 @@ make_images () {
 # start_xcopyd CONF: run xcopyd in the background with its log in
 # $TMP/xcopyd.log; wait for its port file; set XCOPYD_PID and PORT.
 start_xcopyd () {
+  local pre=()
+  # Under SANITIZE the nbdkit that xcopyd starts needs the runtime
+  # preloaded; it inherits the environment, and reports go to the
+  # directory tests/run checks.
+  _san_env pre
   rm -f "$TMP/port"
-  "$XCOPYD" --config "$1" --port-file "$TMP/port" >"$TMP/xcopyd.log" 2>&1 &
+  "${pre[@]}" "$XCOPYD" --config "$1" --port-file "$TMP/port" >"$TMP/xcopyd.log" 2>&1 &
   XCOPYD_PID=$!
   on_exit "stop_pid $XCOPYD_PID"
   local i

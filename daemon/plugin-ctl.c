@@ -228,7 +228,13 @@ xd_backend_call (struct xd_backend *b, struct xcopy_proto_request *req,
 
 /* ---- Long operations as jobs (§8) ---- */
 
-#define JOB_POLL_MS 20
+/* Polling starts fast and backs off: a reflink of a whole LU is done in
+ * microseconds, so a fixed sleep would be most of an EXTENDED COPY's time;
+ * the 2 ms cap keeps the overshoot after a long in-kernel copy small
+ * (each poll is one round trip of about 60 us on the control socket).
+ */
+#define JOB_POLL_FIRST_US 50
+#define JOB_POLL_MAX_US   2000
 
 /* One job's entry from JOB_STATUS (cancel: JOB_CANCEL, which waits
  * until the job has stopped).
@@ -263,6 +269,7 @@ job_wait (struct xd_backend *b, uint64_t id, struct xcopy_ctl *ctl,
 {
   struct xcopy_proto_job job = { 0 };
   uint64_t published = 0;
+  unsigned long delay = JOB_POLL_FIRST_US;
   bool cancelled = false;
   int r;
 
@@ -278,7 +285,8 @@ job_wait (struct xd_backend *b, uint64_t id, struct xcopy_ctl *ctl,
     if (job.state != XCOPY_PROTO_JOB_QUEUED &&
         job.state != XCOPY_PROTO_JOB_RUNNING)
       break;
-    g_usleep (JOB_POLL_MS * 1000);
+    g_usleep (delay);
+    delay = MIN (delay * 2, JOB_POLL_MAX_US);
   }
   *res = job.result;
   return job.result.error ? -job.result.error : 0;

@@ -67,7 +67,7 @@ iscsi_job () {
        "$(iload "${TARGET_URLS[xcopyd]}" "$pat" "$bs")")
     x+=("${v[0]}" "${v[3]}"); t+=("${v[1]}" "${v[2]}")
     r+=("$(awk -v a="${v[0]}" -v b="${v[3]}" -v c="${v[1]}" -v d="${v[2]}" \
-             'BEGIN { print c + d > 0 ? (a + b) / (c + d) : 0 }')")
+             'BEGIN { print (c + d > 0 ? (a + b) / (c + d) : 0) }')")
   done
   if [[ $STAT == best ]]; then
     xv=$(max "${x[@]}"); tv=$(max "${t[@]}"); rr=$(ratio "$xv" "$tv")

@@ -18,6 +18,12 @@
 #define MAX_EDTL (64u << 20)    /* largest buffer one command may need */
 #define FREE_TASKS_MAX 64
 #define KEEP_BUF_MAX (1u << 20)
+/* What the initiator's commands may pin in data buffers at once, and how
+ * many immediate commands (outside the CmdSN window) may be open: beyond
+ * either, a command ends TASK SET FULL before anything is allocated.
+ */
+#define CONN_BUF_MAX (256u << 20)
+#define IMMEDIATE_MAX 16
 
 /* ---- CmdSN window ---- */
 
@@ -92,31 +98,53 @@ task_get (struct iscsi_conn *c, size_t need)
   return t;
 }
 
-void
-iscsi_task_put (struct iscsi_conn *c, struct iscsi_task *t)
+/* Caller holds task_lock: keep t for reuse or free it. */
+static void
+task_put_locked (struct iscsi_conn *c, struct iscsi_task *t)
 {
-  pthread_mutex_lock (&c->task_lock);
   if (c->nfree < FREE_TASKS_MAX && t->buf_cap <= KEEP_BUF_MAX) {
     t->next_free = c->free_tasks;
     c->free_tasks = t;
     c->nfree++;
-    t = NULL;
+    return;
   }
+  g_free (t->buf);
+  g_free (t);
+}
+
+void
+iscsi_task_put (struct iscsi_conn *c, struct iscsi_task *t)
+{
+  pthread_mutex_lock (&c->task_lock);
+  task_put_locked (c, t);
   pthread_mutex_unlock (&c->task_lock);
-  if (t) {
-    g_free (t->buf);
-    g_free (t);
+}
+
+void
+iscsi_task_unlink_locked (struct iscsi_conn *c, struct iscsi_task *t)
+{
+  if (g_hash_table_lookup (c->tasks, GUINT_TO_POINTER (t->itt)) == t)
+    g_hash_table_remove (c->tasks, GUINT_TO_POINTER (t->itt));
+  if (t->charged > 0) {
+    c->buf_bytes -= t->charged;
+    t->charged = 0;
+    if (t->immediate)
+      c->immediate--;
   }
 }
 
+/* Drop t from the table and recycle it in one step: once running falls
+ * to 0 the reader's teardown empties the free list and frees the
+ * connection, so nothing may reach c after the count drops.
+ */
 void
 iscsi_task_forget (struct iscsi_conn *c, struct iscsi_task *t)
 {
   pthread_mutex_lock (&c->task_lock);
-  if (g_hash_table_lookup (c->tasks, GUINT_TO_POINTER (t->itt)) == t)
-    g_hash_table_remove (c->tasks, GUINT_TO_POINTER (t->itt));
+  iscsi_task_unlink_locked (c, t);
   if (t->submitted)
     c->running--;
+  task_put_locked (c, t);
   pthread_cond_broadcast (&c->task_done);
   pthread_mutex_unlock (&c->task_lock);
 }
@@ -204,10 +232,15 @@ answer (struct iscsi_conn *c, struct iscsi_task *t)
   bool collapse = len > 0 && t->cmd.status == SCSI_STATUS_GOOD &&
     t->cmd.sense_len == 0;
   uint32_t datasn = 0;
+  bool aborted;
 
   if (!t->immediate)
     release_slot (c->sess);
-  if (t->aborted)               /* ABORT TASK: no status for it */
+  /* The reader sets aborted under task_lock (abort_tasks). */
+  pthread_mutex_lock (&c->task_lock);
+  aborted = t->aborted;
+  pthread_mutex_unlock (&c->task_lock);
+  if (aborted)                  /* ABORT TASK: no status for it */
     return;
   pthread_mutex_lock (&c->send_lock);
   if (send_data_in (c, t, len, collapse, &datasn) == 0 && !collapse)
@@ -226,8 +259,7 @@ cmd_done (struct scsi_cmd *cmd, void *opaque)
 
   (void) cmd;
   answer (c, t);
-  iscsi_task_forget (c, t);
-  iscsi_task_put (c, t);
+  iscsi_task_forget (c, t);     /* t and perhaps c are gone after this */
 }
 
 static void
@@ -349,40 +381,104 @@ new_task (struct iscsi_conn *c, const struct iscsi_rx *rx)
   return t;
 }
 
+/* Reserve what a command will pin before allocating anything for it:
+ * EDTL comes from the initiator, and 128 queued commands of 64 MiB
+ * each must not become 8 GiB of buffers before any data arrived.
+ */
 static bool
-register_task (struct iscsi_conn *c, struct iscsi_task *t)
+reserve (struct iscsi_conn *c, size_t need, bool immediate)
+{
+  bool ok;
+
+  need += sizeof (struct iscsi_task);
+  pthread_mutex_lock (&c->task_lock);
+  ok = need <= CONN_BUF_MAX - c->buf_bytes &&
+    (!immediate || c->immediate < IMMEDIATE_MAX);
+  if (ok) {
+    c->buf_bytes += need;
+    c->immediate += immediate;
+  }
+  pthread_mutex_unlock (&c->task_lock);
+  return ok;
+}
+
+static bool
+register_task (struct iscsi_conn *c, struct iscsi_task *t, size_t charged)
 {
   bool ok;
 
   pthread_mutex_lock (&c->task_lock);
+  t->charged = charged + sizeof (struct iscsi_task);
   ok = !g_hash_table_contains (c->tasks, GUINT_TO_POINTER (t->itt));
   if (ok) {
     t->ttt = c->next_ttt++;
     if (t->ttt == ISCSI_RSVD_TAG)
       t->ttt = c->next_ttt++;
     g_hash_table_insert (c->tasks, GUINT_TO_POINTER (t->itt), t);
+  } else {
+    iscsi_task_unlink_locked (c, t);
   }
   pthread_mutex_unlock (&c->task_lock);
   return ok;
+}
+
+/* SAM-5 5.3: TASK SET FULL when we lack the resources for a command; the
+ * initiator retries once others have ended.  No data moved.
+ */
+static int
+task_set_full (struct iscsi_conn *c, const struct iscsi_rx *rx)
+{
+  uint8_t rsp[ISCSI_BHS_LEN] = { OP_SCSI_RSP, BHS_F, 0,
+                                 SCSI_STATUS_TASK_SET_FULL };
+  uint32_t edtl = get_be32 (rx->bhs + 20);
+  int r;
+
+  if ((r = iscsi_conn_skip_data (c, rx->dsl)) < 0)
+    return r;
+  if (!(rx->bhs[0] & BHS_I))
+    release_slot (c->sess);
+  if (edtl > 0 && (rx->bhs[1] & (CMD_R | CMD_W))) {
+    rsp[1] |= 0x02;             /* underflow: nothing of EDTL moved */
+    put_be32 (rsp + 44, edtl);
+  }
+  put_be32 (rsp + 16, get_be32 (rx->bhs + 16));
+  return iscsi_conn_send_status (c, rsp, NULL, 0);
+}
+
+/* A command we reject still used up its CmdSN (the initiator has moved
+ * on to the next): without this every later command lies outside the
+ * window and the session stalls.
+ */
+static int
+reject_cmd (struct iscsi_conn *c, const struct iscsi_rx *rx, uint8_t reason)
+{
+  int r;
+
+  if ((r = iscsi_conn_skip_data (c, rx->dsl)) < 0)
+    return r;
+  iscsi_cmdsn_accept (c->sess, rx->bhs, false);
+  iscsi_conn_reject (c, reason, rx->bhs);
+  return reason == REJ_PROTOCOL ? -EPROTO : 0;
 }
 
 int
 iscsi_cmd_receive (struct iscsi_conn *c, const struct iscsi_rx *rx)
 {
   const struct iscsi_params *p = &c->sess->params;
+  bool rw = rx->bhs[1] & (CMD_R | CMD_W);
+  size_t need = rw ? get_be32 (rx->bhs + 20) : 0;
   struct iscsi_task *t;
   uint8_t reason;
   int r;
 
-  if (check_cmd (c, rx, &reason) < 0) {
-    if ((r = iscsi_conn_skip_data (c, rx->dsl)) == 0)
-      iscsi_conn_reject (c, reason, rx->bhs);
-    return reason == REJ_PROTOCOL ? -EPROTO : r;
-  }
+  if (check_cmd (c, rx, &reason) < 0)
+    return reject_cmd (c, rx, reason);
   if (!iscsi_cmdsn_accept (c->sess, rx->bhs, true))
     return iscsi_conn_skip_data (c, rx->dsl);
+  if (!reserve (c, need, rx->bhs[0] & BHS_I))
+    return task_set_full (c, rx);
   t = new_task (c, rx);
-  if (!register_task (c, t)) {
+  if (!register_task (c, t, need)) {
     if (!t->immediate)
       release_slot (c->sess);
     iscsi_task_put (c, t);
@@ -481,7 +577,10 @@ iscsi_data_out_receive (struct iscsi_conn *c, const struct iscsi_rx *rx)
   t->exp_datasn = 0;
   if (!unsolicited)
     t->outstanding_r2t--;
-  else if (t->received != t->unsolicited_end)
-    t->unsolicited_end = t->received;   /* the burst ended early */
+  else if (t->received != t->unsolicited_end) {
+    /* The burst ended early: solicit from where it stopped. */
+    t->unsolicited_end = t->received;
+    t->r2t_offset = t->received;
+  }
   return progress (c, t, true);
 }

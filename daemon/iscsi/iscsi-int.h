@@ -346,6 +346,8 @@ struct iscsi_conn {
   uint32_t next_ttt;
   struct iscsi_task *free_tasks;
   unsigned nfree;
+  size_t buf_bytes;             /* reserved by live tasks */
+  unsigned immediate;           /* live immediate commands */
   bool logout;                  /* close after the Logout Response */
 };
 
@@ -403,6 +405,7 @@ struct iscsi_task {
   uint32_t outstanding_r2t;
   uint32_t burst_start, burst_len, exp_datasn;
   uint32_t cmdsn;
+  size_t charged;               /* of conn->buf_bytes */
 };
 
 bool iscsi_cmdsn_accept (struct iscsi_session *s, const uint8_t *bhs,
@@ -410,8 +413,12 @@ bool iscsi_cmdsn_accept (struct iscsi_session *s, const uint8_t *bhs,
 int iscsi_cmd_receive (struct iscsi_conn *c, const struct iscsi_rx *rx);
 int iscsi_data_out_receive (struct iscsi_conn *c, const struct iscsi_rx *rx);
 void iscsi_task_put (struct iscsi_conn *c, struct iscsi_task *t);
-/* Remove t from the task table; wake waiters. */
+/* Remove t from the task table, recycle it; wake waiters. */
 void iscsi_task_forget (struct iscsi_conn *c, struct iscsi_task *t);
+/* Remove t from the table and give back its reservation; the caller
+ * holds task_lock and then frees or recycles t.
+ */
+void iscsi_task_unlink_locked (struct iscsi_conn *c, struct iscsi_task *t);
 
 /* ---- Other requests (task.c) ---- */
 

@@ -132,6 +132,17 @@ chap_mutual (struct iscsi_login *l, const char *ci, const char *cc,
   return LS_SUCCESS;
 }
 
+/* Compare digests in constant time: no early exit to time. */
+static bool
+same_digest (const uint8_t *a, const uint8_t *b)
+{
+  uint8_t d = 0;
+
+  for (size_t i = 0; i < 16; i++)
+    d |= a[i] ^ b[i];
+  return d == 0;
+}
+
 static unsigned
 chap_verify (struct iscsi_login *l, const struct iscsi_kv *kv, size_t n,
              GString *out)
@@ -147,7 +158,7 @@ chap_verify (struct iscsi_login *l, const struct iscsi_kv *kv, size_t n,
   iscsi_chap_response (l->chap_id, l->creds->secret, l->chap_c,
                        CHAP_CHALLENGE_LEN, want);
   if (strcmp (name, l->creds->user) != 0 || got == NULL || len != 16 ||
-      memcmp (got, want, 16) != 0)
+      !same_digest (got, want))
     return LS_AUTH_FAILED;
   l->chap = CHAP_DONE;
   if (kv_get (kv, n, "CHAP_I") || kv_get (kv, n, "CHAP_C"))
@@ -229,6 +240,18 @@ first_pdu (struct iscsi_login *l, const uint8_t *bhs)
   return LS_SUCCESS;
 }
 
+/* RFC 7143 6.3: the names and the session type come with the first
+ * request; the target and the credentials are chosen from them.  A late
+ * SessionType=Discovery would turn a session authenticated for a target
+ * into a discovery session that never passed discovery CHAP.
+ */
+static bool
+late_names (const struct iscsi_kv *kv, size_t n)
+{
+  return kv_get (kv, n, "SessionType") || kv_get (kv, n, "InitiatorName") ||
+    kv_get (kv, n, "TargetName");
+}
+
 static unsigned
 run_text (struct iscsi_login *l, GString *out)
 {
@@ -239,6 +262,8 @@ run_text (struct iscsi_login *l, GString *out)
   unsigned st;
 
   if (iscsi_text_split (l->partial->str, l->partial->len, kv, &err) < 0)
+    return LS_INITIATOR_ERROR;
+  if (!first && late_names ((struct iscsi_kv *) kv->data, kv->len))
     return LS_INITIATOR_ERROR;
   st = iscsi_negotiate (&l->nego, (struct iscsi_kv *) kv->data, kv->len, out,
                         &security, &err);

@@ -412,13 +412,12 @@ negotiate_pair (struct iscsi_nego *n, const struct iscsi_kv *kv,
   return negotiate_key (n, r, kv->value, out, err);
 }
 
-unsigned
-iscsi_negotiate (struct iscsi_nego *n, const struct iscsi_kv *pairs,
-                 size_t npairs, GString *out, bool *security, GError **err)
+static unsigned
+negotiate_all (struct iscsi_nego *n, const struct iscsi_kv *pairs,
+               size_t npairs, GString *out, bool *security, GError **err)
 {
   unsigned st;
 
-  *security = false;
   /* SessionType decides which keys are irrelevant: take it first. */
   for (size_t i = 0; i < npairs; i++)
     if (strcmp (pairs[i].key, "SessionType") == 0 &&
@@ -432,8 +431,21 @@ iscsi_negotiate (struct iscsi_nego *n, const struct iscsi_kv *pairs,
       return st;
     *security |= sec;
   }
-  /* RFC 7143 13.14: FirstBurstLength MUST NOT exceed MaxBurstLength. */
+  return LS_SUCCESS;
+}
+
+unsigned
+iscsi_negotiate (struct iscsi_nego *n, const struct iscsi_kv *pairs,
+                 size_t npairs, GString *out, bool *security, GError **err)
+{
+  unsigned st;
+
+  *security = false;
+  st = negotiate_all (n, pairs, npairs, out, security, err);
+  /* RFC 7143 13.14: FirstBurstLength MUST NOT exceed MaxBurstLength,
+   * even when a later key of the same request was refused.
+   */
   if (n->p->first_burst > n->p->max_burst)
     n->p->first_burst = n->p->max_burst;
-  return LS_SUCCESS;
+  return st;
 }

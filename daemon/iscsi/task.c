@@ -52,6 +52,7 @@ abort_tasks (struct iscsi_conn *c, bool (*match) (struct iscsi_task *, const voi
     atomic_store (&t->cmd.abort, true);
     if (!t->submitted) {
       g_hash_table_iter_remove (&it);
+      iscsi_task_unlink_locked (c, t);
       if (!t->immediate) {
         pthread_mutex_lock (&c->sess->lock);
         c->sess->queued--;
@@ -347,8 +348,12 @@ text_answer (struct iscsi_conn *c, size_t len, GString *out)
   if (iscsi_negotiate (&n, (struct iscsi_kv *) kv->data, kv->len, out,
                        &security, &err) != LS_SUCCESS)
     return -EINVAL;
-  /* Only our send limit may change in full feature phase. */
+  /* Only our send limit may change in full feature phase.  Completions
+   * size their Data-In by it under send_lock: change it under the same.
+   */
+  pthread_mutex_lock (&c->send_lock);
   c->max_send_dsl = scratch.max_send_dsl;
+  pthread_mutex_unlock (&c->send_lock);
   return 0;
 }
 

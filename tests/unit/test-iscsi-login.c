@@ -366,6 +366,37 @@ login_continued (void)
   iscsi_login_clear (&l);
 }
 
+/* The names and SessionType belong to the first request: a session
+ * authenticated for a target must not turn into a discovery session
+ * (which may need CHAP of its own), nor a discovery session pick a target.
+ */
+static void
+login_late_names (void)
+{
+  static const char *const late[] = {
+    "SessionType=Discovery", "TargetName=" TGT, "InitiatorName=" INI,
+  };
+  struct iscsi_login l;
+  struct rsp r;
+
+  for (size_t i = 0; i < G_N_ELEMENTS (late); i++) {
+    iscsi_login_init (&l, &env);
+    req (&l, 0, 1, true, false, i == 0 ? "InitiatorName=" INI
+         ";TargetName=" TGT ";AuthMethod=None"
+         : "InitiatorName=iqn.2024-01.test:x;SessionType=Discovery;"
+         "AuthMethod=None", &r);
+    CHECK_U64 (status (&r), ==, 0);
+    CHECK_INT (r.bhs[1], ==, 0x81);
+    req (&l, 1, 3, true, false, late[i], &r);
+    if (status (&r) != LS_INITIATOR_ERROR)
+      h_fail (__FILE__, __LINE__, "late %s: status %04x", late[i],
+              status (&r));
+    CHECK (l.failed && !l.complete);
+    CHECK_INT (r.bhs[1] & 0x80, ==, 0);
+    iscsi_login_clear (&l);
+  }
+}
+
 /* ---- CHAP ---- */
 
 static void
@@ -489,6 +520,7 @@ static const struct h_test tests[] = {
   H_TEST (login_refusals),
   H_TEST (login_version_tsih_acl),
   H_TEST (login_continued),
+  H_TEST (login_late_names),
   H_TEST (chap_login),
   H_TEST (chap_mutual),
 };

@@ -1,0 +1,117 @@
+#!/bin/bash
+# xcopyd: fuzz the iSCSI login state machine and text keys
+# (tests/fuzz/fuzz-iscsi-*.c).
+#
+# Every tests/fuzz/fuzz-iscsi-NAME.c is a libFuzzer target with its seed
+# corpus in tests/fuzz/corpus/iscsi-NAME/ (written by gen-iscsi-seeds.py),
+# linked with daemon/iscsi/, daemon/scsi/ and common/.  Each is built with
+# clang (ASan + UBSan), fuzzed for $FUZZ_SECONDS (20) from its corpus,
+# then every seed is run once more.  New inputs go to a scratch directory,
+# never into the repository; a crashing input is kept as
+# $BUILD/test-logs/fuzz-iscsi-NAME-crash-*.  Without clang's libFuzzer the
+# seeds are still replayed with cc, then the test skips.
+
+source "$(dirname "$0")/functions.sh"
+
+CLANG=${CLANG:-clang}
+requires pkg-config
+pkg-config --exists glib-2.0 gio-unix-2.0 libisal ||
+  skip "glib or ISA-L development files not installed"
+read -r -a glib_cflags <<<"$(pkg-config --cflags glib-2.0 gio-unix-2.0)"
+read -r -a libs <<<"$(pkg-config --libs glib-2.0 gio-unix-2.0 libisal)"
+flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+       -I"$TOP/include" -I"$TOP/common" "${glib_cflags[@]}")
+san=(-fsanitize=address,undefined -fno-sanitize-recover=all)
+lib_srcs=("$TOP"/daemon/iscsi/*.c "$TOP"/daemon/scsi/*.c "$TOP"/common/*.c)
+targets=("$TOP"/tests/fuzz/fuzz-iscsi-*.c)
+
+[[ -e ${targets[0]} ]] || fail "no fuzz-iscsi-*.c targets"
+
+# Login must not leak, whatever the suite's sanitizer settings say.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# GLib's slice allocator would hide leaks and overruns from ASan.
+export G_SLICE=always-malloc
+
+corpus_of () {
+  local name
+  name=$(basename "$1" .c)
+  echo "$TOP/tests/fuzz/corpus/${name#fuzz-}"
+}
+
+seeds_of () {
+  local dir
+  dir=$(corpus_of "$1")
+  [[ -d $dir ]] || fail "no seed corpus at $dir"
+  seeds=("$dir"/*)
+  (( ${#seeds[@]} >= 8 )) || fail "only ${#seeds[@]} seeds in $dir"
+}
+
+replay_with_cc () {
+  local t=$1 cc=${CC:-cc} bin
+  bin="$TMP/replay-$(basename "$t" .c)"
+  seeds_of "$t"
+  "$cc" "${flags[@]}" "${san[@]}" -DXCOPY_FUZZ_STANDALONE "$t" \
+        "${lib_srcs[@]}" "${libs[@]}" -lpthread -o "$bin" 2>"$TMP/cc.log" ||
+    "$cc" "${flags[@]}" -DXCOPY_FUZZ_STANDALONE "$t" "${lib_srcs[@]}" \
+          "${libs[@]}" -lpthread -o "$bin" ||
+    fail "standalone build of $(basename "$t") failed"
+  "$bin" "${seeds[@]}" || fail "a seed of $(basename "$t") failed the checks"
+}
+
+probe_libfuzzer () {
+  command -v "$CLANG" >/dev/null 2>&1 || return 1
+  printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+    'int LLVMFuzzerTestOneInput (const uint8_t *d, size_t n);' \
+    'int LLVMFuzzerTestOneInput (const uint8_t *d, size_t n) { (void) d; (void) n; return 0; }' \
+    >"$TMP/probe.c"
+  "$CLANG" -fsanitize=fuzzer,address,undefined "$TMP/probe.c" \
+           -o "$TMP/probe" >"$TMP/probe.log" 2>&1
+}
+
+if ! probe_libfuzzer; then
+  for t in "${targets[@]}"; do replay_with_cc "$t"; done
+  skip "clang with libFuzzer not available (seeds of ${#targets[@]} targets replayed with ${CC:-cc} only)"
+fi
+
+# The libraries, instrumented once for all targets.
+objs=()
+mkdir -p "$TMP/obj"
+for src in "${lib_srcs[@]}"; do
+  o="$TMP/obj/$(basename "$(dirname "$src")")-$(basename "$src" .c).o"
+  "$CLANG" "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined \
+    -fno-sanitize-recover=all -c "$src" -o "$o" ||
+    fail "$CLANG cannot build ${src#$TOP/}"
+  objs+=("$o")
+done
+
+for t in "${targets[@]}"; do
+  name=$(basename "$t" .c)
+  seeds_of "$t"
+  "$CLANG" "${flags[@]}" -fsanitize=fuzzer,address,undefined \
+           -fno-sanitize-recover=all "$t" "${objs[@]}" "${libs[@]}" \
+           -lpthread -o "$TMP/$name" || fail "$name does not build with $CLANG"
+  mkdir -p "$TMP/new-$name" "$TMP/crash-$name"
+  echo "$name: fuzzing for ${FUZZ_SECONDS:-20} s from ${#seeds[@]} seeds"
+  if ! "$TMP/$name" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 \
+         -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
+         -artifact_prefix="$TMP/crash-$name/" "$TMP/new-$name" \
+         "$(corpus_of "$t")" 2>"$TMP/$name.log"; then
+    tail -n 60 "$TMP/$name.log"
+    mkdir -p "$TOP/$BUILD/test-logs"
+    for f in "$TMP/crash-$name"/*; do
+      [[ -e $f ]] || continue
+      kept="$TOP/$BUILD/test-logs/$name-crash-$(basename "$f")"
+      cp "$f" "$kept"
+      echo "kept $kept:"
+      od -A d -t x1 "$f" | head -20
+    done
+    fail "the fuzzer found a failing input for $name"
+  fi
+  grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' \
+    "$TMP/$name.log" || true
+  "$TMP/$name" "${seeds[@]}" >"$TMP/replay-$name.log" 2>&1 ||
+    { tail -n 40 "$TMP/replay-$name.log"; fail "a seed of $name failed the checks"; }
+  echo "$name: replayed ${#seeds[@]} seeds"
+done
+echo OK

@@ -258,38 +258,101 @@ batch_bytes (const struct xcopy_range *r, size_t n)
   return sum;
 }
 
+/* Items per COPY (24-byte ranges) or UNMAP (16-byte spans) request:
+ * the server's max_ranges and what fits its max_payload next to two
+ * names (§4.2: u16 length + bytes).  An EXTENDED COPY may carry 1024
+ * segments and a server may take as few as one per request.
+ */
+static size_t
+batch_limit (const struct xd_backend *b, size_t item)
+{
+  uint32_t mr = b->max_ranges, mp = b->max_payload;
+  size_t by_payload;
+
+  if (mp < XCOPY_PROTO_MIN_PAYLOAD)
+    mp = XCOPY_PROTO_MIN_PAYLOAD;
+  by_payload = (mp - 2 * (2 + XCOPY_PROTO_NAME_MAX)) / item;
+  return MAX (MIN (mr ? mr : 1, by_payload), 1);
+}
+
+/* Fold the outcome of the sub-batch that began at item base into the
+ * whole batch's *total, keeping the engine's invariants (failed_index ==
+ * ranges_done on a failure after progress).
+ */
+static void
+result_add (struct xcopy_result *total, const struct xcopy_result *part,
+            size_t base)
+{
+  total->bytes_done += part->bytes_done;
+  total->ranges_done += part->ranges_done;
+  total->flags |= part->flags;
+  if (part->error == 0)
+    return;
+  total->error = part->error;
+  total->failed_done = part->failed_done;
+  if (part->failed_index != SIZE_MAX)
+    total->failed_index = base + part->failed_index;
+  else if (total->ranges_done > 0)
+    total->failed_index = total->ranges_done;
+}
+
+/* One COPY request: a job when it is long and ctl can follow it. */
+static int
+copy_request (struct plugin_be *s, struct xcopy_proto_request *req,
+              struct xcopy_ctl *ctl, struct xcopy_result *res)
+{
+  int ret;
+
+  if (ctl && batch_bytes (req->u.copy.ranges, req->u.copy.count)
+      >= JOB_MIN_BYTES) {
+    result_reset (res);
+    ret = xd_backend_call_job (s->bk, req, ctl, res);
+    if (ret != -EAGAIN)
+      return ret;
+  }
+  ret = ranged_call (s, req, res);
+  if (ctl)
+    atomic_fetch_add (&ctl->bytes_done, res->bytes_done);
+  return ret;
+}
+
 static int
 plugin_copy (struct scsi_backend *src, struct scsi_backend *dst,
              const struct xcopy_range *r, size_t n, unsigned flags,
              struct xcopy_ctl *ctl, struct xcopy_result *res)
 {
   struct plugin_be *s = pb (src), *d = pb (dst);
-  struct xcopy_proto_request req = {
-    .opcode = XCOPY_OP_COPY,
-    .flags = proto_flags (flags & ~(unsigned) XCOPY_F_MAY_TRIM),
-    .u.copy = { .ranges = (struct xcopy_range *) r, .count = n },
-  };
-  int ret;
+  struct xcopy_proto_request req = { .opcode = XCOPY_OP_COPY };
+  size_t max = batch_limit (s->bk, 3 * sizeof (uint64_t));
+  int ret = 0;
 
+  result_reset (res);
   /* Exports of different nbdkit processes: only a bounce can copy. */
-  if (s->bk != d->bk) {
-    result_reset (res);
+  if (s->bk != d->bk)
     return -EXDEV;
-  }
   g_strlcpy (req.u.copy.src, s->export, sizeof req.u.copy.src);
   g_strlcpy (req.u.copy.dst, d->export, sizeof req.u.copy.dst);
   /* Long copies run as plugin jobs, so RECEIVE COPY RESULTS sees their
-   * progress and an abort stops them at the next piece.
+   * progress and an abort stops them at the next piece.  Sub-batches
+   * run in order, so the batch keeps its in-order semantics; one
+   * fdatasync at the end covers them all.
    */
-  if (ctl && batch_bytes (r, n) >= JOB_MIN_BYTES) {
-    result_reset (res);
-    ret = xd_backend_call_job (s->bk, &req, ctl, res);
-    if (ret != -EAGAIN)
-      return ret;
+  for (size_t i = 0; i < n && ret == 0; i += max) {
+    size_t k = MIN (n - i, max);
+    struct xcopy_result part;
+    unsigned f = i + k == n ? flags : flags & ~(unsigned) XCOPY_F_SYNC;
+
+    if (i > 0 && ctl && atomic_load (&ctl->cancel)) {
+      res->error = ECANCELED;
+      res->failed_index = res->ranges_done;
+      return -ECANCELED;
+    }
+    req.flags = proto_flags (f & ~(unsigned) XCOPY_F_MAY_TRIM);
+    req.u.copy.ranges = (struct xcopy_range *) r + i;
+    req.u.copy.count = k;
+    ret = copy_request (s, &req, ctl, &part);
+    result_add (res, &part, i);
   }
-  ret = ranged_call (s, &req, res);
-  if (ctl)
-    atomic_fetch_add (&ctl->bytes_done, res->bytes_done);
   return ret;
 }
 
@@ -332,15 +395,23 @@ plugin_unmap (struct scsi_backend *b, const struct scsi_span *s, size_t n,
   struct plugin_be *p = pb (b);
   g_autofree struct xcopy_proto_span *spans =
     g_new (struct xcopy_proto_span, n ? n : 1);
-  struct xcopy_proto_request req = {
-    .opcode = XCOPY_OP_UNMAP,
-    .u.unmap = { .spans = spans, .count = n },
-  };
+  struct xcopy_proto_request req = { .opcode = XCOPY_OP_UNMAP };
+  size_t max = batch_limit (p->bk, 2 * sizeof (uint64_t));
+  int ret = 0;
 
   for (size_t i = 0; i < n; i++)
     spans[i] = (struct xcopy_proto_span) { s[i].off, s[i].len };
   g_strlcpy (req.u.unmap.name, p->export, sizeof req.u.unmap.name);
-  return ranged_call (p, &req, res);
+  result_reset (res);
+  for (size_t i = 0; i < n && ret == 0; i += max) {
+    struct xcopy_result part;
+
+    req.u.unmap.spans = spans + i;
+    req.u.unmap.count = MIN (n - i, max);
+    ret = ranged_call (p, &req, &part);
+    result_add (res, &part, i);
+  }
+  return ret;
 }
 
 /* The plugin's map from off, clipped to [off, off+len) and max entries. */

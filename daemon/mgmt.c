@@ -30,6 +30,10 @@
 
 #define MGMT_MAX_CLIENTS 8
 #define MGMT_MAX_LINE 4096
+/* A client that neither sends nor reads for this long is dropped, so
+ * idle or stuck clients cannot hold every serving thread.
+ */
+#define MGMT_TIMEOUT_S 60
 
 struct xd_mgmt {
   GSocketService *service;
@@ -90,6 +94,31 @@ send_node (GOutputStream *out, JsonNode *node)
                                     NULL);
 }
 
+/* The next request line, without its newline: at most MGMT_MAX_LINE
+ * bytes are kept (*too_long beyond that: the rest is not read), so a
+ * client sending no newline cannot make us buffer without bound.  NULL
+ * at the end of the stream, on an error or a timeout.
+ */
+static char *
+read_request (GBufferedInputStream *in, bool *too_long)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+  int c;
+
+  *too_long = false;
+  while ((c = g_buffered_input_stream_read_byte (in, NULL, NULL)) >= 0 &&
+         c != '\n') {
+    if (s->len == MGMT_MAX_LINE) {
+      *too_long = true;
+      break;
+    }
+    g_string_append_c (s, (char) c);
+  }
+  if (c < 0 && s->len == 0)
+    return NULL;
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
 static gboolean
 serve (GThreadedSocketService *svc, GSocketConnection *conn,
        GObject *source, void *opaque)
@@ -97,7 +126,7 @@ serve (GThreadedSocketService *svc, GSocketConnection *conn,
   struct xd_daemon *d = opaque;
   GSocket *sock = g_socket_connection_get_socket (conn);
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
-  g_autoptr (GDataInputStream) in = g_data_input_stream_new
+  g_autoptr (GInputStream) in = g_buffered_input_stream_new
     (g_io_stream_get_input_stream (G_IO_STREAM (conn)));
 
   (void) svc;
@@ -109,22 +138,24 @@ serve (GThreadedSocketService *svc, GSocketConnection *conn,
     send_node (out, n);
     return TRUE;
   }
+  g_socket_set_timeout (sock, MGMT_TIMEOUT_S);
   for (;;) {
-    gsize len;
-    g_autofree char *line = g_data_input_stream_read_line (in, &len, NULL,
-                                                           NULL);
+    bool too_long;
+    g_autofree char *line = read_request (G_BUFFERED_INPUT_STREAM (in),
+                                          &too_long);
     g_autoptr (JsonNode) reply = NULL;
 
     if (line == NULL)
       break;
-    if (len > MGMT_MAX_LINE)
+    if (too_long)
       reply = xd_mgmt_error ("request line longer than %d bytes",
                              MGMT_MAX_LINE);
-    else if (len == 0)
+    else if (line[0] == '\0')
       continue;
     else
       reply = xd_mgmt_run (d, line);
-    if (!send_node (out, reply))
+    /* After an over-long line the stream is out of step: end it. */
+    if (!send_node (out, reply) || too_long)
       break;
   }
   return TRUE;

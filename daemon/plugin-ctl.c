@@ -20,6 +20,7 @@ struct xd_ctl_conn {
   struct xcopy_proto_hello_reply hello;
   bool hello_done;
   bool closed;                  /* the server said RF_CLOSING */
+  bool dead;                    /* a send, receive or reply failed */
 };
 
 static int
@@ -111,10 +112,25 @@ xd_ctl_call (struct xd_ctl_conn *c, struct xcopy_proto_request *req,
   if (r < 0)
     xd_warn ("control socket: cannot encode %s: %s",
              xcopy_proto_op_name (req->opcode), e.msg);
-  else if ((r = send_all (c->fd, w.data, w.len)) == 0)
-    r = read_reply (c, req, rep);
+  else {
+    /* A request that cannot be encoded never left: the session stays
+     * good.  Anything after the first byte was sent leaves the stream
+     * out of step.
+     */
+    if ((r = send_all (c->fd, w.data, w.len)) == 0)
+      r = read_reply (c, req, rep);
+    c->dead = r < 0;
+  }
   xcopy_wbuf_free (&w);
   return r;
+}
+
+void
+xd_ctl_limits (const struct xd_ctl_conn *c, uint32_t *max_ranges,
+               uint32_t *max_payload)
+{
+  *max_ranges = c->hello.max_ranges;
+  *max_payload = c->hello.max_payload;
 }
 
 /* §5: the daemon needs no optional capability for what it sends except
@@ -149,12 +165,25 @@ hello (struct xd_ctl_conn *c)
   return r;
 }
 
+/* A send or receive that waits longer than ms fails with -EAGAIN. */
+static int
+set_timeout (int fd, unsigned ms)
+{
+  struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1 ||
+      setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1)
+    return -errno;
+  return 0;
+}
+
 int
-xd_ctl_connect (const char *path, struct xd_ctl_conn **out)
+xd_ctl_connect (const char *path, unsigned timeout_ms,
+                struct xd_ctl_conn **out)
 {
   struct sockaddr_un sun = { .sun_family = AF_UNIX };
   struct xd_ctl_conn *c;
-  int fd, r;
+  int fd, r = 0;
 
   if (strlen (path) >= sizeof sun.sun_path)
     return -ENAMETOOLONG;
@@ -162,8 +191,9 @@ xd_ctl_connect (const char *path, struct xd_ctl_conn **out)
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
-  if (connect (fd, (struct sockaddr *) &sun, sizeof sun) < 0) {
-    r = -errno;
+  if ((timeout_ms && (r = set_timeout (fd, timeout_ms)) < 0) ||
+      connect (fd, (struct sockaddr *) &sun, sizeof sun) < 0) {
+    r = r < 0 ? r : -errno;
     close (fd);
     return r;
   }
@@ -189,7 +219,10 @@ xd_ctl_close (struct xd_ctl_conn *c)
 static int
 pool_open (void *opaque, void **conn)
 {
-  return xd_ctl_connect (opaque, (struct xd_ctl_conn **) conn);
+  /* No timeout: a synchronous ZERO or FILL of a whole LU may rightly
+   * take minutes; a server that dies closes the socket.
+   */
+  return xd_ctl_connect (opaque, 0, (struct xd_ctl_conn **) conn);
 }
 
 static void
@@ -211,12 +244,18 @@ xd_backend_call (struct xd_backend *b, struct xcopy_proto_request *req,
   void *conn;
   unsigned slot;
   int r;
+  struct xd_ctl_conn *c;
+  bool dead;
 
   memset (rep, 0, sizeof *rep);
   if ((r = xd_pool_get (b->ctl, &slot, &conn)) < 0)
     return r;
-  r = xd_ctl_call (conn, req, rep);
-  xd_pool_put (b->ctl, slot, r < 0 || ((struct xd_ctl_conn *) conn)->closed);
+  c = conn;
+  r = xd_ctl_call (c, req, rep);
+  dead = c->dead;
+  xd_pool_put (b->ctl, slot, dead || c->closed);
+  if (r < 0 && !dead)
+    return r;                   /* not sent (logged): -EMSGSIZE, -E2BIG */
   if (r < 0) {
     xd_warn ("backend %s: %s on the control socket failed: %s",
              b->cfg->name, xcopy_proto_op_name (req->opcode),

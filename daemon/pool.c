@@ -139,8 +139,12 @@ xd_pool_put (struct xd_pool *p, unsigned slot, bool broken)
     s->conn = NULL;
     xd_backend_report_lost (p->b, s->gen);
   }
+  /* Broadcast: a waiter that wakes to find the backend down leaves
+   * without taking the slot, so one signal could strand the others on
+   * a free slot.
+   */
   g_mutex_lock (&p->lock);
   s->busy = false;
-  g_cond_signal (&p->cond);
+  g_cond_broadcast (&p->cond);
   g_mutex_unlock (&p->lock);
 }

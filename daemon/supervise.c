@@ -37,6 +37,10 @@
 #define BACKOFF_MIN_MS  200
 #define BACKOFF_MAX_MS  5000
 #define STABLE_S        10      /* up this long: backoff starts over */
+/* Probes run on the main loop: a server that accepts but never answers
+ * (stopped, wedged) must not stall it.
+ */
+#define PROBE_TIMEOUT_MS 2000
 
 static void schedule_probe (struct xd_backend *b, unsigned ms);
 static bool spawn (struct xd_backend *b, GError **error);
@@ -78,20 +82,27 @@ xd_backend_new (struct xd_daemon *d, const struct xd_backend_cfg *cfg,
 
 /* ---- Probing ---- */
 
-/* A clean NBD handshake (option mode, then NBD_OPT_ABORT), so the
- * server logs no broken connection.
+/* A clean NBD handshake (option mode, then NBD_OPT_ABORT, not waited
+ * for), so the server logs no broken connection; bounded by
+ * PROBE_TIMEOUT_MS.
  */
 static bool
 probe_nbd (const char *path)
 {
   struct nbd_handle *h = nbd_create ();
+  gint64 end = g_get_monotonic_time () + (gint64) PROBE_TIMEOUT_MS * 1000;
   bool ok;
 
   if (h == NULL)
     return false;
-  ok = nbd_set_opt_mode (h, true) == 0 && nbd_connect_unix (h, path) == 0;
+  ok = nbd_set_opt_mode (h, true) == 0 && nbd_aio_connect_unix (h, path) == 0;
+  while (ok && nbd_aio_is_connecting (h) == 1) {
+    gint64 left_ms = (end - g_get_monotonic_time ()) / 1000;
+    ok = left_ms > 0 && nbd_poll (h, (int) left_ms) != -1;
+  }
+  ok = ok && nbd_aio_is_negotiating (h) == 1;
   if (ok)
-    nbd_opt_abort (h);
+    nbd_aio_opt_abort (h);
   nbd_close (h);
   return ok;
 }
@@ -100,12 +111,16 @@ static bool
 probe (struct xd_backend *b)
 {
   struct xd_ctl_conn *c;
+  uint32_t max_ranges, max_payload;
 
   if (!g_file_test (b->nbd_socket, G_FILE_TEST_EXISTS) ||
       !g_file_test (b->control_socket, G_FILE_TEST_EXISTS))
     return false;
-  if (xd_ctl_connect (b->control_socket, &c) < 0)
+  if (xd_ctl_connect (b->control_socket, PROBE_TIMEOUT_MS, &c) < 0)
     return false;
+  xd_ctl_limits (c, &max_ranges, &max_payload);
+  b->max_ranges = max_ranges;
+  b->max_payload = max_payload;
   xd_ctl_close (c);
   return probe_nbd (b->nbd_socket);
 }

@@ -183,6 +183,10 @@ struct xd_backend {
   _Atomic int state;                    /* enum xd_backend_state */
   _Atomic unsigned gen;                 /* +1 each time it comes up */
   _Atomic uint64_t restarts;
+  /* The control server's HELLO limits, learnt by each probe before the
+   * backend is marked up: what one COPY or UNMAP request may carry.
+   */
+  _Atomic uint32_t max_ranges, max_payload;
   bool ever_up;
   /* Main loop only. */
   GPid pid;                             /* 0: no child */
@@ -230,7 +234,12 @@ void xd_pool_put (struct xd_pool *p, unsigned slot, bool broken);
 
 struct xd_ctl_conn;
 
-int xd_ctl_connect (const char *path, struct xd_ctl_conn **out);
+/* timeout_ms: 0, or fail a send or receive that waits longer (-EAGAIN). */
+int xd_ctl_connect (const char *path, unsigned timeout_ms,
+                    struct xd_ctl_conn **out);
+/* The server's limits from its HELLO reply. */
+void xd_ctl_limits (const struct xd_ctl_conn *c, uint32_t *max_ranges,
+                    uint32_t *max_payload);
 void xd_ctl_close (struct xd_ctl_conn *c);
 /* One round trip: 0 (rep filled, also for an error reply: rep->status),
  * or -errno when the connection failed (rep empty).

@@ -60,6 +60,20 @@ print(f.readline().strip()); print(f.readline().strip())' "$S")
 echo "$out"
 grep -q '"ok":false,"error":"cmd: unknown command '"'"'frob'"'"'' <<<"$out" || fail "unknown cmd"
 grep -q '"error":"request is not JSON' <<<"$out" || fail "not JSON"
+# A line with no end is refused once it passes the limit, without the
+# daemon buffering it; the connection ends and others are still served.
+out=$(python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+try:
+    s.sendall(b"x" * (8 << 20))
+except OSError:
+    pass
+print(s.makefile().readline().strip())' "$S")
+echo "$out"
+grep -q '"ok":false,"error":"request line longer than 4096 bytes"' <<<"$out" ||
+  fail "over-long line"
+ctl targets >/dev/null || fail "not served after an over-long line"
 fi
 
 # Access: 0600 and owned by us; another uid cannot connect, and with the

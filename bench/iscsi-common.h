@@ -131,6 +131,10 @@ bench_connect (const char *prog, const char *url, struct bench_lu *lu)
   iscsi_set_targetname (lu->iscsi, u->target);
   iscsi_set_session_type (lu->iscsi, ISCSI_SESSION_NORMAL);
   iscsi_set_header_digest (lu->iscsi, ISCSI_HEADER_DIGEST_NONE);
+  /* A target that stops answering fails the run instead of hanging it;
+   * no command here takes near a minute.
+   */
+  iscsi_set_timeout (lu->iscsi, 60);
   if (iscsi_full_connect_sync (lu->iscsi, u->portal, u->lun) != 0)
     bench_die (prog, "login to %s: %s", url, iscsi_get_error (lu->iscsi));
   lu->lun = u->lun;

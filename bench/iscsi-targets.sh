@@ -17,6 +17,7 @@ BENCH_IQN=iqn.2024-01.org.xcopyd:bench
 XCOPYD_BIN=${XCOPYD_BIN:-$TOP/$BUILD/xcopyd}
 SERVE_BIN=${SERVE_BIN:-$TOP/$BUILD/tests/unit/prog-iscsi-serve}
 declare -A TARGET_PIDS=() TARGET_URLS=()
+TGTD_CTL=""
 
 free_port () {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -84,6 +85,7 @@ start_tgtd () {
     ctl=$(( 20000 + RANDOM % 20000 ))
     [[ -e /var/run/tgtd/socket.$ctl.lock ]] || break
   done
+  TGTD_CTL=$ctl
   tgtd -f -C "$ctl" --iscsi portal=127.0.0.1:"$port" >"$SCRATCH/tgtd.log" 2>&1 &
   TARGET_PID=$!
   TARGET_PIDS[tgtd]=$TARGET_PID
@@ -104,10 +106,24 @@ start_target () {
   TARGET_URLS[$1]=$TARGET_URL
 }
 
+# tgtd ignores SIGTERM while it has targets: delete the target, take the
+# system offline and delete it through the control port instead.  Anything still running
+# after 30 s is killed, so a stuck target never hangs the run.
 stop_target () {
-  local pid=${TARGET_PIDS[$1]:-}
+  local pid=${TARGET_PIDS[$1]:-} i
   [[ -n $pid ]] || return 0
-  kill "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null || true; }
+  if [[ $1 == tgtd ]]; then
+    tgtadm -C "$TGTD_CTL" --lld iscsi --op delete --mode target --tid 1 --force >/dev/null 2>&1
+    tgtadm -C "$TGTD_CTL" --op update --mode sys --name State -v offline >/dev/null 2>&1 &&
+    tgtadm -C "$TGTD_CTL" --op delete --mode system >/dev/null 2>&1 || true
+  fi
+  kill "$pid" 2>/dev/null || true
+  for (( i = 0; i < 300; i++ )); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   unset "TARGET_PIDS[$1]" "TARGET_URLS[$1]"
   return 0
 }

@@ -24,11 +24,18 @@
  */
 #define NBD_PIECE (UINT64_C (32) << 20)
 
+/* NBD connections per LU for READ and WRITE (backend-aio.c).  One
+ * carries a whole QD32 queue; a second only adds a thread and halves the
+ * batching per wake-up (4k random I/O: 25 against 34 us of CPU per I/O).
+ */
+#define AIO_CONNECTIONS 1
+
 struct plugin_be {
   struct scsi_backend be;       /* first */
   struct xd_backend *bk;
   char *export;
   struct xd_pool *nbd;
+  struct xd_aio *aio;           /* READ/WRITE up to NBD_AIO_MAX */
   _Atomic uint64_t size;        /* learnt at each connect */
 };
 
@@ -141,6 +148,23 @@ plugin_pwrite (struct scsi_backend *b, const void *buf, size_t len,
     r = nbd_failed (p, h, "flush", &broken);
   xd_pool_put (p->nbd, slot, broken);
   return r;
+}
+
+static int
+plugin_aio_pread (struct scsi_backend *b, void *buf, size_t len,
+                  uint64_t off, void (*done) (void *opaque, int err),
+                  void *opaque)
+{
+  return xd_aio_pread (pb (b)->aio, buf, len, off, done, opaque);
+}
+
+static int
+plugin_aio_pwrite (struct scsi_backend *b, const void *buf, size_t len,
+                   uint64_t off, unsigned flags,
+                   void (*done) (void *opaque, int err), void *opaque)
+{
+  return xd_aio_pwrite (pb (b)->aio, buf, len, off,
+                        (flags & SCSI_BE_FUA) != 0, done, opaque);
 }
 
 static int
@@ -455,6 +479,7 @@ plugin_close (struct scsi_backend *b)
 {
   struct plugin_be *p = pb (b);
 
+  xd_aio_free (p->aio);
   xd_pool_free (p->nbd);
   g_free (p->export);
   g_free (p);
@@ -465,6 +490,8 @@ static const struct scsi_backend_ops plugin_ops = {
   .pread = plugin_pread,
   .pwrite = plugin_pwrite,
   .flush = plugin_flush,
+  .aio_pread = plugin_aio_pread,
+  .aio_pwrite = plugin_aio_pwrite,
   .copy = plugin_copy,
   .fill = plugin_fill,
   .zero = plugin_zero,
@@ -514,6 +541,7 @@ xd_plugin_backend_open (struct xd_backend *b, const char *export,
   p->be.caps = SCSI_BE_CAP_COPY | SCSI_BE_CAP_UNMAP | SCSI_BE_CAP_EXTENTS |
     (readonly || ro ? SCSI_BE_CAP_READONLY : 0);
   p->be.granularity = 4096;
+  p->aio = xd_aio_new (b, export, AIO_CONNECTIONS);
   *out = &p->be;
   return 0;
 }

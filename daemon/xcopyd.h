@@ -273,6 +273,30 @@ struct xd_lu_info {
 int xd_plugin_backend_open (struct xd_backend *b, const char *export,
                             unsigned connections, bool readonly,
                             struct scsi_backend **out, GError **error);
+/* ---- backend-aio.c ---- */
+
+/* The plugin backend's asynchronous READ/WRITE path: n NBD connections
+ * to export, each with a thread that completes its requests.  Larger
+ * I/O (and any while a connection is down: -EAGAIN) goes through the
+ * synchronous pool on a worker.
+ */
+#define NBD_AIO_MAX (UINT64_C (4) << 20)
+
+struct xd_aio;
+
+struct xd_aio *xd_aio_new (struct xd_backend *b, const char *export,
+                           unsigned n);
+void xd_aio_free (struct xd_aio *a);
+/* 0: started, done (opaque, 0 or -errno) follows on the connection's
+ * thread; -EAGAIN: not started (use the synchronous path); -ENOTCONN:
+ * the backend is down.
+ */
+int xd_aio_pread (struct xd_aio *a, void *buf, size_t len, uint64_t off,
+                  void (*done) (void *opaque, int err), void *opaque);
+int xd_aio_pwrite (struct xd_aio *a, const void *buf, size_t len,
+                   uint64_t off, bool fua,
+                   void (*done) (void *opaque, int err), void *opaque);
+
 /* Whether be is a plugin backend, and which export of which backend. */
 bool xd_plugin_backend_info (struct scsi_backend *be, struct xd_lu_info *out);
 

@@ -83,18 +83,15 @@ precheck (struct xs_task *t)
   return XS_GOOD;
 }
 
-static enum xs_status
-run (struct xs_task *t)
+enum xs_status
+xs_task_check (struct xs_task *t)
 {
   enum xs_status s = find_desc (t);
 
   if (s != XS_GOOD)
     return s;
   t->cmd->dir = t->desc->dir;
-  s = precheck (t);
-  if (s != XS_GOOD)
-    return s;
-  return t->desc->fn (t);
+  return precheck (t);
 }
 
 static struct scsi_lu *
@@ -112,26 +109,44 @@ lu_for (struct scsi_nexus *n, uint16_t lun)
 }
 
 void
-scsi_execute (struct scsi_nexus *n, struct scsi_cmd *cmd)
+xs_task_begin (struct xs_task *t, struct scsi_nexus *n, struct scsi_cmd *cmd)
 {
-  struct xs_task t = { .cmd = cmd, .nexus = n, .lun = cmd->lun,
-                       .cdb = cmd->cdb, .err = { .bit = -1 } };
-  enum xs_status s;
-
+  *t = (struct xs_task) { .cmd = cmd, .nexus = n, .lun = cmd->lun,
+                          .cdb = cmd->cdb, .err = { .bit = -1 } };
   cmd->status = SCSI_STATUS_GOOD;
   cmd->sense_len = 0;
   cmd->data_in_len = 0;
   cmd->xfer_len = 0;
   cmd->dir = SCSI_DIR_NONE;
-  xs_nexus_enter (n, &t);
-  t.lu = lu_for (n, cmd->lun);
-  s = run (&t);
-  xs_set_status (cmd, s, &t.err, t.lu ? xs_lu_d_sense (t.lu) : false);
+  xs_nexus_enter (n, t);
+  t->lu = lu_for (n, cmd->lun);
+}
+
+void
+xs_task_end (struct xs_task *t, enum xs_status s)
+{
+  struct scsi_cmd *cmd = t->cmd;
+
+  xs_set_status (cmd, s, &t->err, t->lu ? xs_lu_d_sense (t->lu) : false);
   if (cmd->status != SCSI_STATUS_GOOD
       && cmd->status != SCSI_STATUS_CONDITION_MET)
     cmd->data_in_len = 0;
-  scsi_lu_unref (t.lu);
-  xs_nexus_leave (n, &t);
+  scsi_lu_unref (t->lu);
+  t->lu = NULL;
+  xs_nexus_leave (t->nexus, t);
+}
+
+void
+scsi_execute (struct scsi_nexus *n, struct scsi_cmd *cmd)
+{
+  struct xs_task t;
+  enum xs_status s;
+
+  xs_task_begin (&t, n, cmd);
+  s = xs_task_check (&t);
+  if (s == XS_GOOD)
+    s = t.desc->fn (&t);
+  xs_task_end (&t, s);
 }
 
 /* ---- Asynchronous submission ---- */
@@ -143,8 +158,8 @@ struct submission {
   void *opaque;
 };
 
-static void
-nexus_hold (struct scsi_nexus *n, int delta)
+void
+xs_nexus_hold (struct scsi_nexus *n, int delta)
 {
   pthread_mutex_lock (&n->lock);
   n->ninflight += (size_t) delta;
@@ -162,23 +177,25 @@ run_submission (void *arg)
   scsi_execute (n, s->cmd);
   s->done (s->cmd, s->opaque);
   free (s);
-  nexus_hold (n, -1);
+  xs_nexus_hold (n, -1);
 }
 
 int
 scsi_submit (struct scsi_nexus *n, struct scsi_cmd *cmd,
              void (*done) (struct scsi_cmd *cmd, void *opaque), void *opaque)
 {
-  struct submission *s = malloc (sizeof *s);
+  struct submission *s;
   int r;
 
-  if (s == NULL)
+  if (xs_aio_submit (n, cmd, done, opaque))
+    return 0;
+  if ((s = malloc (sizeof *s)) == NULL)
     return -ENOMEM;
   *s = (struct submission) { n, cmd, done, opaque };
-  nexus_hold (n, 1);
+  xs_nexus_hold (n, 1);
   r = xs_workq_push (n->target->workq, run_submission, s);
   if (r < 0) {
-    nexus_hold (n, -1);
+    xs_nexus_hold (n, -1);
     free (s);
   }
   return r;

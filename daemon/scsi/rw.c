@@ -5,6 +5,7 @@
  * status (as does WCE=0 in the caching mode page).  No protection
  * information: a non-zero RDPROTECT/WRPROTECT is an invalid field.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "scsi-int.h"
@@ -133,17 +134,86 @@ do_write_verify (struct xs_task *t)
                      0);
 }
 
+/* ---- Without a worker (aio.c) ---- */
+
+static enum xs_aio_start
+aio_read (struct xs_aio *a, enum xs_status *s)
+{
+  struct xs_task *t = &a->t;
+  struct scsi_cmd *cmd = t->cmd;
+  struct scsi_backend *be = t->lu->be;
+  struct xs_lba_cdb c;
+  int r;
+
+  if (be->ops->aio_pread == NULL)
+    return XS_AIO_DEFER;
+  parse (t, &c);
+  if ((*s = check_transfer (t, &c)) != XS_GOOD)
+    return XS_AIO_DONE;
+  a->len = cmd->xfer_len < cmd->data_in_cap ? (size_t) cmd->xfer_len
+    : cmd->data_in_cap;
+  if (a->len == 0)
+    return XS_AIO_DONE;
+  r = be->ops->aio_pread (be, cmd->data_in, a->len,
+                          c.lba << t->lu->block_shift, xs_aio_end, a);
+  if (r == 0)
+    return XS_AIO_STARTED;
+  if (r == -EAGAIN)
+    return XS_AIO_DEFER;
+  *s = xs_from_errno (-r, false);
+  return XS_AIO_DONE;
+}
+
+/* A write whose blocks someone else holds waits for them on a worker. */
+static enum xs_aio_start
+aio_write (struct xs_aio *a, enum xs_status *s)
+{
+  struct xs_task *t = &a->t;
+  struct scsi_backend *be = t->lu->be;
+  struct rangelock_wait nowait = { 0, &t->cmd->abort };
+  struct xs_lba_cdb c;
+  uint64_t len, off;
+  unsigned flags;
+  int r;
+
+  if (be->ops->aio_pwrite == NULL)
+    return XS_AIO_DEFER;
+  parse (t, &c);
+  if ((*s = check_transfer (t, &c)) != XS_GOOD
+      || (*s = write_len (t, &len)) != XS_GOOD || len == 0)
+    return XS_AIO_DONE;
+  off = c.lba << t->lu->block_shift;
+  if (rangelock_lock (&t->lu->locks, &a->hold, off, len, RANGELOCK_EXCL,
+                      &nowait) < 0)
+    return XS_AIO_DEFER;
+  flags = (c.byte1 & 0x08) || !xs_lu_wce (t->lu) ? SCSI_BE_FUA : 0;
+  a->write = true;
+  a->len = (size_t) len;
+  r = be->ops->aio_pwrite (be, t->cmd->data_out, a->len, off, flags,
+                           xs_aio_end, a);
+  if (r == 0)
+    return XS_AIO_STARTED;
+  a->write = false;
+  xs_unlock (&a->hold);
+  if (r == -EAGAIN)
+    return XS_AIO_DEFER;
+  *s = xs_from_errno (-r, true);
+  return XS_AIO_DONE;
+}
+
 #define U32 0xff, 0xff, 0xff, 0xff
 #define U64 U32, U32
 
 #define READ_DESC(name_, op, len, ...)                                  \
   const struct xs_cmd_desc name_ = {                                    \
     .opcode = op, .cdb_len = len, .dir = SCSI_DIR_IN,                   \
-    .name = "READ (" #len ")", .fn = do_read, .usage = { __VA_ARGS__ } }
-#define WRITE_DESC(name_, op, len, fn_, label, ...)                     \
+    .name = "READ (" #len ")", .fn = do_read, .aio = aio_read,         \
+    .usage = { __VA_ARGS__ } }
+#define WRITE_DESC(name_, op, len, fn_, aio_, label, ...)               \
   const struct xs_cmd_desc name_ = {                                    \
     .opcode = op, .cdb_len = len, .dir = SCSI_DIR_OUT,                  \
     .flags = XS_F_WRITE, .name = label " (" #len ")", .fn = fn_,        \
+    .aio = aio_,                                                        \
     .usage = { __VA_ARGS__ } }
 
 READ_DESC (xs_cmd_read6, 0x08, 6, 0x08, 0x1f, 0xff, 0xff, 0xff, 0x00);
@@ -151,18 +221,18 @@ READ_DESC (xs_cmd_read10, 0x28, 10, 0x28, 0x18, U32, 0x00, 0xff, 0xff, 0x00);
 READ_DESC (xs_cmd_read12, 0xa8, 12, 0xa8, 0x18, U32, U32, 0x00, 0x00);
 READ_DESC (xs_cmd_read16, 0x88, 16, 0x88, 0x18, U64, U32, 0x00, 0x00);
 
-WRITE_DESC (xs_cmd_write6, 0x0a, 6, do_write, "WRITE",
+WRITE_DESC (xs_cmd_write6, 0x0a, 6, do_write, aio_write, "WRITE",
             0x0a, 0x1f, 0xff, 0xff, 0xff, 0x00);
-WRITE_DESC (xs_cmd_write10, 0x2a, 10, do_write, "WRITE",
+WRITE_DESC (xs_cmd_write10, 0x2a, 10, do_write, aio_write, "WRITE",
             0x2a, 0x18, U32, 0x00, 0xff, 0xff, 0x00);
-WRITE_DESC (xs_cmd_write12, 0xaa, 12, do_write, "WRITE",
+WRITE_DESC (xs_cmd_write12, 0xaa, 12, do_write, aio_write, "WRITE",
             0xaa, 0x18, U32, U32, 0x00, 0x00);
-WRITE_DESC (xs_cmd_write16, 0x8a, 16, do_write, "WRITE",
+WRITE_DESC (xs_cmd_write16, 0x8a, 16, do_write, aio_write, "WRITE",
             0x8a, 0x18, U64, U32, 0x00, 0x00);
 
-WRITE_DESC (xs_cmd_write_verify10, 0x2e, 10, do_write_verify,
+WRITE_DESC (xs_cmd_write_verify10, 0x2e, 10, do_write_verify, NULL,
             "WRITE AND VERIFY", 0x2e, 0x12, U32, 0x00, 0xff, 0xff, 0x00);
-WRITE_DESC (xs_cmd_write_verify12, 0xae, 12, do_write_verify,
+WRITE_DESC (xs_cmd_write_verify12, 0xae, 12, do_write_verify, NULL,
             "WRITE AND VERIFY", 0xae, 0x12, U32, U32, 0x00, 0x00);
-WRITE_DESC (xs_cmd_write_verify16, 0x8e, 16, do_write_verify,
+WRITE_DESC (xs_cmd_write_verify16, 0x8e, 16, do_write_verify, NULL,
             "WRITE AND VERIFY", 0x8e, 0x12, U64, U32, 0x00, 0x00);

@@ -325,6 +325,54 @@ struct xs_task {
 
 typedef enum xs_status (*xs_handler) (struct xs_task *t);
 
+/* ---- Asynchronous READ and WRITE (aio.c) ---- */
+
+/* A command on its way through a backend's aio_pread/aio_pwrite: its
+ * checks ran on the submitting thread, its I/O completes on the
+ * backend's.
+ */
+struct xs_aio {
+  struct xs_task t;
+  void (*done) (struct scsi_cmd *cmd, void *opaque);
+  void *opaque;
+  struct rangelock_hold hold;   /* a write's blocks, until it ends */
+  size_t len;                   /* bytes the I/O moves */
+  bool write;
+};
+
+enum xs_aio_start {
+  XS_AIO_STARTED,               /* the backend owns it: xs_aio_end follows */
+  XS_AIO_DONE,                  /* finished without I/O: *s is its status */
+  XS_AIO_DEFER,                 /* run the descriptor's fn on a worker */
+};
+
+/* Start t's I/O with the backend's aio call (xs_aio_end as its done), or
+ * say why not.  Must not block.
+ */
+typedef enum xs_aio_start (*xs_aio_handler) (struct xs_aio *a,
+                                               enum xs_status *s);
+
+/* The done callback of aio_pread/aio_pwrite for an xs_aio. */
+void xs_aio_end (void *opaque, int err);
+
+/* scsi_submit's fast path: true when cmd was taken (done will run, maybe
+ * already has), false to queue it as usual.
+ */
+bool xs_aio_submit (struct scsi_nexus *n, struct scsi_cmd *cmd,
+                    void (*done) (struct scsi_cmd *cmd, void *opaque),
+                    void *opaque);
+
+/* scsi_execute in steps (dispatch.c): begin fills t and enters the
+ * nexus, check runs the checks every command gets, end sets status and
+ * sense and leaves the nexus.
+ */
+void xs_task_begin (struct xs_task *t, struct scsi_nexus *n,
+                    struct scsi_cmd *cmd);
+enum xs_status xs_task_check (struct xs_task *t);
+void xs_task_end (struct xs_task *t, enum xs_status s);
+/* A submission in flight on n (+1) or over (-1): scsi_nexus_free waits. */
+void xs_nexus_hold (struct scsi_nexus *n, int delta);
+
 /* Descriptor flags */
 #define XS_F_ANY_LUN   (1u << 0) /* runs without a LU (INQUIRY, REPORT LUNS, REQUEST SENSE) */
 #define XS_F_NO_UA     (1u << 1) /* neither reports nor clears unit attentions */
@@ -339,6 +387,7 @@ struct xs_cmd_desc {
   unsigned flags;               /* XS_F_* */
   const char *name;
   xs_handler fn;                /* NULL: not supported (20/00, not reported) */
+  xs_aio_handler aio;           /* optional: fn without a worker (aio.c) */
   /* CDB USAGE DATA (SPC-4 6.35.3): usage[0] the opcode, a service action
    * field holds its value, every other bit is 1 when the device server
    * looks at (or accepts) that bit.

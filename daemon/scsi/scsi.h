@@ -143,6 +143,21 @@ struct scsi_backend_ops {
   /* Make every completed write durable. */
   int (*flush) (struct scsi_backend *b);
 
+  /* Optional asynchronous pread and pwrite, for backends whose I/O
+   * waits on another process: start the transfer and return 0; done
+   * (opaque, 0 or -errno) then runs exactly once, on any thread,
+   * possibly before the call returns.  Any other return means nothing
+   * was started and done never runs; -EAGAIN asks for the synchronous
+   * call on a worker instead (too long, not connected yet).  buf stays
+   * valid until done.
+   */
+  int (*aio_pread) (struct scsi_backend *b, void *buf, size_t len,
+                    uint64_t off, void (*done) (void *opaque, int err),
+                    void *opaque);
+  int (*aio_pwrite) (struct scsi_backend *b, const void *buf, size_t len,
+                     uint64_t off, unsigned flags,
+                     void (*done) (void *opaque, int err), void *opaque);
+
   /* Copy a batch from src to dst (possibly the same backend; both of this
    * ops type): xcopy_copyv semantics (in order, memmove within a range,
    * holes kept); flags are the engine's XCOPY_F_* (XCOPY_F_SYNC for a
@@ -408,9 +423,12 @@ struct scsi_cmd {
  */
 void scsi_execute (struct scsi_nexus *n, struct scsi_cmd *cmd);
 
-/* The same on the target's worker threads; done(cmd, opaque) runs on a
- * worker when cmd is complete.  -ENOMEM, -ESHUTDOWN.  n must outlive it
- * (scsi_nexus_free waits).
+/* The same without waiting: done(cmd, opaque) runs once cmd is
+ * complete, on a worker, on the backend's completion thread (READ and
+ * WRITE on a backend with aio_pread/aio_pwrite), or before scsi_submit
+ * returns (a command refused by its checks, which run on the caller's
+ * thread for READ and WRITE).  -ENOMEM, -ESHUTDOWN: done never runs.  n
+ * must outlive it (scsi_nexus_free waits).
  */
 int scsi_submit (struct scsi_nexus *n, struct scsi_cmd *cmd,
                  void (*done) (struct scsi_cmd *cmd, void *opaque),

@@ -220,7 +220,7 @@ load_portals (GKeyFile *kf, struct xd_config *c, GError **error)
 static const char *const iscsi_keys[] = {
   "portal", "max-recv-data-segment-length", "max-burst-length",
   "first-burst-length", "max-commands", "initial-r2t", "immediate-data",
-  "digests", "discovery-chap-user", "discovery-chap-secret",
+  "digests", "nop-interval", "nop-timeout", "discovery-chap-user", "discovery-chap-secret",
   "discovery-mutual-user", "discovery-mutual-secret", NULL
 };
 
@@ -231,6 +231,7 @@ load_iscsi_limits (GKeyFile *kf, struct xd_config *c, GError **error)
   /* RFC 7143 13.12-13.14: 512 .. 2^24-1 bytes. */
   uint64_t mrdsl = 262144, mbl = 1048576, fbl = 262144, window = 128;
   bool r2t = false, immediate = true, digests = true;
+  uint64_t nop_interval = 15, nop_timeout = 15;
 
   if (!xd_cfg_uint (kf, c, g, "max-recv-data-segment-length", 512,
                     16777215, &mrdsl, error) ||
@@ -241,7 +242,10 @@ load_iscsi_limits (GKeyFile *kf, struct xd_config *c, GError **error)
       !xd_cfg_uint (kf, c, g, "max-commands", 1, 4096, &window, error) ||
       !xd_cfg_bool (kf, c, g, "initial-r2t", &r2t, error) ||
       !xd_cfg_bool (kf, c, g, "immediate-data", &immediate, error) ||
-      !xd_cfg_bool (kf, c, g, "digests", &digests, error))
+      !xd_cfg_bool (kf, c, g, "digests", &digests, error) ||
+      !xd_cfg_uint (kf, c, g, "nop-interval", 0, 3600, &nop_interval,
+                    error) ||
+      !xd_cfg_uint (kf, c, g, "nop-timeout", 1, 3600, &nop_timeout, error))
     return false;
   if (fbl > mbl)        /* RFC 7143 13.14 */
     return xd_cfg_fail (error, c, g, "first-burst-length", "%ju is larger"
@@ -255,6 +259,8 @@ load_iscsi_limits (GKeyFile *kf, struct xd_config *c, GError **error)
   c->iscsi.no_immediate_data = !immediate;
   c->iscsi.allow_digests = digests;
   c->iscsi.disable_digests = !digests;
+  c->iscsi.nop_interval_s = (unsigned) nop_interval;
+  c->iscsi.nop_timeout_s = (unsigned) nop_timeout;
   return true;
 }
 

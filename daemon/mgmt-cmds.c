@@ -183,6 +183,7 @@ iscsi_stats_json (JsonBuilder *b, struct xd_daemon *d)
   add_uint (b, "commands", s.commands);
   add_uint (b, "pdus_rejected", s.pdus_rejected);
   add_uint (b, "digest_errors", s.digest_errors);
+  add_uint (b, "nop_timeouts", s.nop_timeouts);
   json_builder_end_object (b);
 }
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,13 +200,84 @@ dispatch (struct iscsi_conn *c, const struct iscsi_rx *rx)
   }
 }
 
+/* ---- Keepalive ---- */
+
+/* A NOP-In that asks for an answer (RFC 7143 11.19: a target ping has
+ * ITT 0xffffffff and a tag of ours; StatSN does not advance).
+ */
+static int
+send_ping (struct iscsi_conn *c)
+{
+  uint8_t bhs[ISCSI_BHS_LEN] = { OP_NOP_IN, BHS_F };
+  int r;
+
+  if (++c->ping_ttt == ISCSI_RSVD_TAG || c->ping_ttt == 0)
+    c->ping_ttt = 1;
+  put_be32 (bhs + 16, ISCSI_RSVD_TAG);
+  put_be32 (bhs + 20, c->ping_ttt);
+  pthread_mutex_lock (&c->send_lock);
+  iscsi_conn_fill_sn (c, bhs, false);
+  r = iscsi_conn_send_locked (c, bhs, NULL, 0, 0, false);
+  pthread_mutex_unlock (&c->send_lock);
+  return r;
+}
+
+/* Wait for the next PDU to start arriving, pinging an idle initiator.
+ * Anything that arrives shows it alive (its NOP-Out answer, or any other
+ * PDU).  -ETIMEDOUT when a ping went unanswered.
+ */
+static int
+await_pdu (struct iscsi_conn *c)
+{
+  const struct iscsi_server *s = c->srv;
+  gint64 interval = (gint64) s->nop_interval_s * G_USEC_PER_SEC;
+
+  if (interval == 0 || c->rpos < c->rend)
+    return 0;
+  for (;;) {
+    struct pollfd p = { c->fd, POLLIN, 0 };
+    gint64 now = g_get_monotonic_time (), due;
+    int r;
+
+    due = c->ping_ttt_live
+      ? c->ping_sent_us + (gint64) s->nop_timeout_s * G_USEC_PER_SEC
+      : c->last_rx_us + interval;
+    if (now >= due) {
+      if (c->ping_ttt_live) {
+        atomic_fetch_add (&c->srv->st.nop_timeouts, 1);
+        g_message ("iSCSI: %s: no answer to a NOP-In ping within %u s:"
+                   " closing the connection",
+                   c->sess ? c->sess->params.initiator_name : "initiator",
+                   s->nop_timeout_s);
+        return -ETIMEDOUT;
+      }
+      if ((r = send_ping (c)) < 0)
+        return r;
+      c->ping_ttt_live = true;
+      c->ping_sent_us = now;
+      continue;
+    }
+    r = poll (&p, 1, (int) MIN ((due - now + 999) / 1000, 60000));
+    if (r < 0 && errno != EINTR)
+      return -errno;
+    if (r > 0) {
+      c->last_rx_us = g_get_monotonic_time ();
+      c->ping_ttt_live = false;
+      return 0;
+    }
+    if (atomic_load (&c->dead))
+      return -ECONNRESET;
+  }
+}
+
 static void
 full_feature (struct iscsi_conn *c)
 {
   struct iscsi_rx rx;
 
+  c->last_rx_us = g_get_monotonic_time ();
   while (!c->logout && !atomic_load (&c->dead)) {
-    if (read_header (c, &rx) < 0 || dispatch (c, &rx) < 0)
+    if (await_pdu (c) < 0 || read_header (c, &rx) < 0 || dispatch (c, &rx) < 0)
       break;
   }
 }

@@ -289,6 +289,7 @@ struct iscsi_portal {
 struct iscsi_server {
   struct iscsi_offer offer;
   uint32_t max_cmdsn_window;
+  unsigned nop_interval_s, nop_timeout_s;
   struct iscsi_chap discovery_chap;
   struct iscsi_login_env env;
   pthread_mutex_t lock;
@@ -302,6 +303,7 @@ struct iscsi_server {
   struct {
     atomic_uint_fast64_t logins, login_failures, sessions, connections;
     atomic_uint_fast64_t commands, pdus_rejected, digest_errors;
+    atomic_uint_fast64_t nop_timeouts;
   } st;
 };
 
@@ -349,6 +351,13 @@ struct iscsi_conn {
   size_t buf_bytes;             /* reserved by live tasks */
   unsigned immediate;           /* live immediate commands */
   bool logout;                  /* close after the Logout Response */
+
+  /* Keepalive (reader only): when bytes last came, and the NOP-In ping
+   * waiting for an answer (ping_ttt_live), sent at ping_sent_us.
+   */
+  gint64 last_rx_us, ping_sent_us;
+  uint32_t ping_ttt;
+  bool ping_ttt_live;
 };
 
 int iscsi_conn_start (struct iscsi_server *s, int fd);

@@ -68,6 +68,11 @@ struct iscsi_server_config {
   bool allow_digests;           /* accept CRC32C digests when asked [true
                                  * unless disable_digests] */
   bool disable_digests;
+  /* Keepalive: a connection that brought nothing for nop_interval_s gets
+   * a NOP-In ping; when nothing comes within nop_timeout_s after it, the
+   * initiator is taken for gone and the connection closed.  0: off.
+   */
+  unsigned nop_interval_s, nop_timeout_s;
   /* Discovery sessions: CHAP for SendTargets (NULL user: none). */
   struct iscsi_chap discovery_chap;
 };
@@ -121,6 +126,7 @@ void iscsi_server_foreach_session (struct iscsi_server *s,
 struct iscsi_server_stats {
   uint64_t logins, login_failures, sessions, connections;
   uint64_t commands, pdus_rejected, digest_errors;
+  uint64_t nop_timeouts;          /* connections closed by keepalive */
 };
 void iscsi_server_stats (struct iscsi_server *s, struct iscsi_server_stats *out);
 

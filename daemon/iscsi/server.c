@@ -149,6 +149,8 @@ iscsi_server_new (const struct iscsi_server_config *cfg,
   };
   s->offer.first_burst = MIN (s->offer.first_burst, s->offer.max_burst);
   s->max_cmdsn_window = or_default (cfg->max_cmdsn_window, DEF_WINDOW);
+  s->nop_interval_s = cfg->nop_interval_s;
+  s->nop_timeout_s = cfg->nop_timeout_s;
   chap_copy (&s->discovery_chap, &cfg->discovery_chap);
   s->env = (struct iscsi_login_env) {
     .lookup = iscsi_server_lookup,

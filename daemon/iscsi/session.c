@@ -143,6 +143,7 @@ iscsi_server_stats (struct iscsi_server *s, struct iscsi_server_stats *out)
   out->commands = atomic_load (&s->st.commands);
   out->pdus_rejected = atomic_load (&s->st.pdus_rejected);
   out->digest_errors = atomic_load (&s->st.digest_errors);
+  out->nop_timeouts = atomic_load (&s->st.nop_timeouts);
 }
 
 unsigned

@@ -49,6 +49,7 @@ bad "\[iscsi\] portal: .*brackets" "[iscsi]" "portal = ::1:3260"
 bad "\[iscsi\] first-burst-length: .*larger than max-burst-length" "[iscsi]" \
     "max-burst-length = 65536" "first-burst-length = 131072"
 bad "\[iscsi\] digests: 'maybe' is not true or false" "[iscsi]" "digests = maybe"
+bad "\[iscsi\] nop-timeout: '0' is not a whole number from 1 to 3600" "[iscsi]" "nop-timeout = 0"
 bad "\[backend:images\]: defined twice|\[backend:images\] dir: " "[backend:images]" "dir = /nonexistent"
 bad "\[backend:b2\] dir: '/nonexistent' is not a directory" "[backend:b2]" "dir = /nonexistent"
 bad "\[backend:b2\] nbd-socket: give either dir=" "[backend:b2]" "dir = $TMP" "nbd-socket = /x"

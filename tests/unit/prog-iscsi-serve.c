@@ -4,6 +4,7 @@
  *       --lun N=PATH [--lun N=PATH ...] [--block-size 512|4096]
  *       [--acl INITIATOR ...] [--chap USER:SECRET] [--mutual USER:SECRET]
  *       [--workers N] [--no-digests] [--phys-exp N] [--read-only]
+ *       [--nop-interval S] [--nop-timeout S]
  *
  * Prints "port N" (the first portal's port) once serving, then serves
  * until SIGTERM or SIGINT and exits 0 after a clean shutdown.
@@ -19,6 +20,7 @@
 static char **opt_portals, **opt_luns, **opt_acl;
 static char *opt_iqn, *opt_chap, *opt_mutual;
 static int opt_block_size = 512, opt_workers, opt_phys_exp;
+static int opt_nop_interval, opt_nop_timeout = 15;
 static gboolean opt_no_digests, opt_read_only;
 
 static const GOptionEntry entries[] = {
@@ -34,6 +36,10 @@ static const GOptionEntry entries[] = {
   { "mutual", 0, 0, G_OPTION_ARG_STRING, &opt_mutual, "mutual CHAP name",
     "USER:SECRET" },
   { "workers", 0, 0, G_OPTION_ARG_INT, &opt_workers, "SCSI workers", "N" },
+  { "nop-interval", 0, 0, G_OPTION_ARG_INT, &opt_nop_interval,
+    "NOP-In ping after S idle seconds (0: off)", "S" },
+  { "nop-timeout", 0, 0, G_OPTION_ARG_INT, &opt_nop_timeout,
+    "close when a ping is unanswered for S seconds", "S" },
   { "no-digests", 0, 0, G_OPTION_ARG_NONE, &opt_no_digests,
     "refuse CRC32C digests", NULL },
   { "phys-exp", 0, 0, G_OPTION_ARG_INT, &opt_phys_exp,
@@ -118,7 +124,11 @@ static struct iscsi_server *
 make_server (struct scsi_target *t)
 {
   g_autoptr (GError) err = NULL;
-  struct iscsi_server_config scfg = { .disable_digests = opt_no_digests };
+  struct iscsi_server_config scfg = {
+    .disable_digests = opt_no_digests,
+    .nop_interval_s = (unsigned) MAX (opt_nop_interval, 0),
+    .nop_timeout_s = (unsigned) MAX (opt_nop_timeout, 1),
+  };
   struct iscsi_target_config tcfg = {
     .iqn = opt_iqn, .scsi = t, .acl = (const char *const *) opt_acl,
   };

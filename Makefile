@@ -14,6 +14,7 @@ PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
 SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
 DESTDIR     ?=
 SANITIZE    ?=
 
@@ -200,6 +201,7 @@ install: all
 	install -m 0755 $(PLUGIN_SO) $(DESTDIR)$(NBDKIT_PLUGINDIR)/
 	$(if $(XCOPYD),install -m 0755 $(XCOPYD) $(DESTDIR)$(BINDIR)/)
 	$(if $(XCOPYD),install -D -m 0644 etc/xcopyd.conf.example $(DESTDIR)$(SYSCONFDIR)/xcopyd/xcopyd.conf.example)
+	$(if $(XCOPYD),install -d $(DESTDIR)$(UNITDIR) && sed -e 's|@BINDIR@|$(BINDIR)|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' etc/xcopyd.service.in >$(DESTDIR)$(UNITDIR)/xcopyd.service)
 	for m in $(MAN_PAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for t in $(TOOLS) $(XCOPYCTL); do install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
 

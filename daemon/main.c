@@ -139,6 +139,7 @@ static void
 stop (struct xd_daemon *d)
 {
   d->stopping = true;
+  xd_notify ("STOPPING=1");
   xd_mgmt_stop (d);
   if (d->iscsi)
     iscsi_server_free (d->iscsi, d->cfg->shutdown_grace_ms);
@@ -161,9 +162,15 @@ run (struct xd_daemon *d)
   g_unix_signal_add (SIGINT, on_signal, d);
   signal (SIGPIPE, SIG_IGN);
   if (start (d, &error)) {
-    xd_notice ("ready: %u target%s, %u backend%s", d->targets->len,
-               d->targets->len == 1 ? "" : "s", d->backends->len,
-               d->backends->len == 1 ? "" : "s");
+    g_autofree char *status = g_strdup_printf
+      ("%u target%s, %u backend%s", d->targets->len,
+       d->targets->len == 1 ? "" : "s", d->backends->len,
+       d->backends->len == 1 ? "" : "s");
+    g_autofree char *state = g_strdup_printf ("READY=1\nSTATUS=serving %s",
+                                              status);
+
+    xd_notice ("ready: %s", status);
+    xd_notify (state);
     g_main_loop_run (d->loop);
   }
   else if (error) {

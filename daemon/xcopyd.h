@@ -317,6 +317,11 @@ void xd_default_serial (const char *iqn, unsigned lun,
 /* Drop the sessions of every target that uses b. */
 void xd_targets_backend_down (struct xd_daemon *d, struct xd_backend *b);
 
+/* ---- notify.c ---- */
+
+/* Tell the service manager ($NOTIFY_SOCKET) state, e.g. "READY=1". */
+void xd_notify (const char *state);
+
 /* ---- mgmt.c ---- */
 
 struct xd_mgmt;

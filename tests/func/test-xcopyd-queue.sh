@@ -16,10 +16,18 @@ make_images $MIB
 xcopyd_config "$TMP/xcopyd.conf"
 start_xcopyd "$TMP/xcopyd.conf"
 
-# bench_write BYTE [COUNT]: 4 KiB writes of BYTE at QD32 across LUN 1.
+# bench_write BYTE: 4 KiB writes of BYTE at QD32 across LUN 1.
 bench_write () {
-  qemu-img bench -f raw -w -c "${2:-$(( MIB * 256 ))}" -d 32 -s 4096 -S 4096 \
+  qemu-img bench -f raw -w -c $(( MIB * 256 )) -d 32 -s 4096 -S 4096 \
     --pattern="$1" "$(iscsi_uri 1)"
+}
+# bench_bg BYTE LOG: a million such writes in the background; $bench is
+# qemu-img itself, so killing it leaves nothing behind.
+bench_bg () {
+  qemu-img bench -f raw -w -c 1000000 -d 32 -s 4096 -S 4096 \
+    --pattern="$1" "$(iscsi_uri 1)" >"$2" 2>&1 &
+  bench=$!
+  on_exit "kill -9 $bench 2>/dev/null"
 }
 # model BYTE: $TMP/model, the whole image of BYTE.
 model () { head -c "${MIB}M" /dev/zero | tr '\0' "\\$(printf '%03o' "$1")" >"$TMP/model"; }
@@ -33,9 +41,7 @@ cmp "$TMP/img/disk0.img" "$TMP/back" || fail "parallel read differs"
 
 # nbdkit dies under the queue: every command must end.
 child=$(nbdkit_children)
-bench_write 0x33 1000000 >"$TMP/bench.log" 2>&1 &
-bench=$!
-on_exit "kill -9 $bench 2>/dev/null"
+bench_bg 0x33 "$TMP/bench.log"
 sleep 1
 kill -0 "$bench" 2>/dev/null || { cat "$TMP/bench.log"; fail "load ended before the kill"; }
 kill -9 "$child"
@@ -51,9 +57,7 @@ model 0x77
 cmp "$TMP/model" "$TMP/img/disk1.img" || fail "after the restart: image differs"
 
 # SIGTERM with a queue in flight.
-bench_write 0x11 1000000 >/dev/null 2>&1 &
-bench=$!
-on_exit "kill -9 $bench 2>/dev/null"
+bench_bg 0x11 /dev/null
 sleep 1
 kill -TERM "$XCOPYD_PID"
 wait_for 30 bash -c "! kill -0 $XCOPYD_PID 2>/dev/null" ||

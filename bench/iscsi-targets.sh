@@ -82,7 +82,7 @@ start_tgtd () {
   local img=$1 port ctl i
   port=$(free_port)
   for (( i = 0; i < 50; i++ )); do
-    ctl=$(( 20000 + RANDOM % 20000 ))
+    ctl=$(( 20000 + RANDOM % 12000 ))   # tgtd takes at most 32767
     [[ -e /var/run/tgtd/socket.$ctl.lock ]] || break
   done
   TGTD_CTL=$ctl

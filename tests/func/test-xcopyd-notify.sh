@@ -60,7 +60,8 @@ NOTIFY_SOCKET=relative/path "$XCOPYD" --config "$TMP/xcopyd.conf" --port-file "$
 pid=$!
 on_exit "stop_pid $pid"
 wait_for 60 test -s "$TMP/port" || { cat "$TMP/xcopyd.log"; fail "did not start"; }
-grep -q "NOTIFY_SOCKET 'relative/path': not an absolute path or @name" "$TMP/xcopyd.log" ||
+# The port file is written before the notice is tried: wait for it.
+wait_for 30 grep -q "NOTIFY_SOCKET 'relative/path': not an absolute path or @name" "$TMP/xcopyd.log" ||
   { cat "$TMP/xcopyd.log"; fail "no warning for a bad NOTIFY_SOCKET"; }
 kill -TERM "$pid"; wait "$pid" || fail "exit after a bad NOTIFY_SOCKET"
 

@@ -10,6 +10,7 @@ requires iscsi-inq
 
 make_images 8
 xcopyd_config "$TMP/xcopyd.conf"
+_san_env pre                    # nbdkit's sanitizer runtime, if any
 
 # listen SOCKET: print each datagram on SOCKET as one line (\n as |),
 # until STOPPING=1 came; $TMP/listening appears once bound.
@@ -35,7 +36,7 @@ for sock in "$TMP/notify.sock" "@xcopyd-test-$$-$RANDOM"; do
   lpid=$!
   on_exit "kill $lpid 2>/dev/null"
   wait_for 20 test -e "$TMP/listening" || fail "listener did not start"
-  NOTIFY_SOCKET=$sock "$XCOPYD" --config "$TMP/xcopyd.conf" --port-file "$TMP/port" \
+  NOTIFY_SOCKET=$sock "${pre[@]}" "$XCOPYD" --config "$TMP/xcopyd.conf" --port-file "$TMP/port" \
     >"$TMP/xcopyd.log" 2>&1 &
   pid=$!
   on_exit "stop_pid $pid"
@@ -55,7 +56,7 @@ for sock in "$TMP/notify.sock" "@xcopyd-test-$$-$RANDOM"; do
 done
 
 # Not a usable address: a warning, and xcopyd serves on.
-NOTIFY_SOCKET=relative/path "$XCOPYD" --config "$TMP/xcopyd.conf" --port-file "$TMP/port" \
+NOTIFY_SOCKET=relative/path "${pre[@]}" "$XCOPYD" --config "$TMP/xcopyd.conf" --port-file "$TMP/port" \
   >"$TMP/xcopyd.log" 2>&1 &
 pid=$!
 on_exit "stop_pid $pid"

@@ -132,31 +132,6 @@ drop (struct aio_conn *c)
   run_done (c);
 }
 
-static void
-connect_handle (struct aio_conn *c)
-{
-  struct xd_backend *bk = c->a->bk;
-  unsigned gen = bk->gen;
-  struct nbd_handle *h;
-
-  if (!xd_backend_up (bk) || (h = nbd_create ()) == NULL) {
-    idle (c, RETRY_MS);
-    return;
-  }
-  if (nbd_set_export_name (h, c->a->export) == -1 ||
-      nbd_connect_unix (h, bk->nbd_socket) == -1) {
-    xd_debug ("backend %s: export '%s': aio connection: %s", bk->cfg->name,
-              c->a->export, nbd_get_error ());
-    nbd_close (h);
-    idle (c, RETRY_MS);
-    return;
-  }
-  g_mutex_lock (&c->lock);
-  c->h = h;
-  c->gen = gen;
-  g_mutex_unlock (&c->lock);
-}
-
 /* One wait for the socket or a wake-up, and what libnbd makes of it. */
 static void
 serve (struct aio_conn *c, struct nbd_handle *h)
@@ -177,6 +152,44 @@ serve (struct aio_conn *c, struct nbd_handle *h)
     nbd_aio_notify_read (h);
   else if (p[0].revents & POLLOUT)
     nbd_aio_notify_write (h);
+}
+
+static void
+connect_handle (struct aio_conn *c)
+{
+  struct xd_backend *bk = c->a->bk;
+  unsigned gen = bk->gen;
+  struct nbd_handle *h;
+
+  if (!xd_backend_up (bk) || (h = nbd_create ()) == NULL) {
+    idle (c, RETRY_MS);
+    return;
+  }
+  /* The handshake is driven here too, so a server that accepts and
+   * never answers (stopped) cannot keep this thread from stopping.
+   */
+  if (nbd_set_export_name (h, c->a->export) == -1 ||
+      nbd_aio_connect_unix (h, bk->nbd_socket) == -1) {
+    xd_debug ("backend %s: export '%s': aio connection: %s", bk->cfg->name,
+              c->a->export, nbd_get_error ());
+    nbd_close (h);
+    idle (c, RETRY_MS);
+    return;
+  }
+  while (!c->stop && nbd_aio_is_connecting (h) == 1)
+    serve (c, h);
+  if (nbd_aio_is_ready (h) != 1) {
+    xd_debug ("backend %s: export '%s': aio connection: %s", bk->cfg->name,
+              c->a->export, c->stop ? "stopping" : nbd_get_error ());
+    nbd_close (h);
+    if (!c->stop)
+      idle (c, RETRY_MS);
+    return;
+  }
+  g_mutex_lock (&c->lock);
+  c->h = h;
+  c->gen = gen;
+  g_mutex_unlock (&c->lock);
 }
 
 static void *

@@ -9,6 +9,7 @@
 # test skips.
 
 source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/fuzz-functions.sh"
 
 corpus=$TOP/tests/fuzz/corpus/proto-decode
 target=$TOP/tests/fuzz/fuzz-proto-decode.c
@@ -32,17 +33,6 @@ replay_with_cc () {
     "$cc" "${flags[@]}" -DXCOPY_FUZZ_STANDALONE "$target" "${srcs[@]}" \
           -o "$TMP/replay" || fail "standalone build failed"
   "$TMP/replay" "${seeds[@]}" || fail "a seed failed the checks"
-}
-
-# Is libFuzzer there at all?  (Tells "missing" apart from "our code broke".)
-probe_libfuzzer () {
-  command -v "$CLANG" >/dev/null 2>&1 || return 1
-  printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
-    'int LLVMFuzzerTestOneInput (const uint8_t *d, size_t n);' \
-    'int LLVMFuzzerTestOneInput (const uint8_t *d, size_t n) { (void) d; (void) n; return 0; }' \
-    >"$TMP/probe.c"
-  "$CLANG" -fsanitize=fuzzer,address,undefined "$TMP/probe.c" \
-           -o "$TMP/probe" >"$TMP/probe.log" 2>&1
 }
 
 if ! probe_libfuzzer; then

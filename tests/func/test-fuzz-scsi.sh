@@ -12,6 +12,7 @@
 # test skips.  A new target needs no change here: add the .c and corpus.
 
 source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/fuzz-functions.sh"
 
 CLANG=${CLANG:-clang}
 flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
@@ -55,16 +56,6 @@ replay_with_cc () {
           "${lib_srcs[@]}" "${common_srcs[@]}" -lpthread -o "$bin" ||
     fail "standalone build of $(basename "$t") failed"
   "$bin" "${seeds[@]}" || fail "a seed of $(basename "$t") failed the checks"
-}
-
-probe_libfuzzer () {
-  command -v "$CLANG" >/dev/null 2>&1 || return 1
-  printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
-    'int LLVMFuzzerTestOneInput (const uint8_t *d, size_t n);' \
-    'int LLVMFuzzerTestOneInput (const uint8_t *d, size_t n) { (void) d; (void) n; return 0; }' \
-    >"$TMP/probe.c"
-  "$CLANG" -fsanitize=fuzzer,address,undefined "$TMP/probe.c" \
-           -o "$TMP/probe" >"$TMP/probe.log" 2>&1
 }
 
 if ! probe_libfuzzer; then

@@ -197,20 +197,4 @@ LLVMFuzzerTestOneInput (const uint8_t *d, size_t size)
   return 0;
 }
 
-#ifdef XCOPY_FUZZ_STANDALONE
-/* Without libFuzzer: run each file named on the command line once. */
-int
-main (int argc, char **argv)
-{
-  for (int i = 1; i < argc; i++) {
-    g_autofree char *buf = NULL;
-    gsize len;
-    if (!g_file_get_contents (argv[i], &buf, &len, NULL)) {
-      fprintf (stderr, "cannot read %s\n", argv[i]);
-      return 1;
-    }
-    LLVMFuzzerTestOneInput ((const uint8_t *) buf, len);
-  }
-  return 0;
-}
-#endif
+#include "fuzz-standalone-main.h"

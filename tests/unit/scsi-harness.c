@@ -279,3 +279,24 @@ sh_cdb16 (uint8_t *cdb, uint8_t op, uint8_t byte1, uint64_t lba,
   put_be64 (cdb + 2, lba);
   put_be32 (cdb + 10, len);
 }
+
+void
+sh_waiter_done (struct scsi_cmd *cmd, void *opaque)
+{
+  struct sh_waiter *w = opaque;
+
+  (void) cmd;
+  pthread_mutex_lock (&w->lock);
+  w->done++;
+  pthread_cond_signal (&w->cond);
+  pthread_mutex_unlock (&w->lock);
+}
+
+void
+sh_wait (struct sh_waiter *w, unsigned n)
+{
+  pthread_mutex_lock (&w->lock);
+  while (w->done < n)
+    pthread_cond_wait (&w->cond, &w->lock);
+  pthread_mutex_unlock (&w->lock);
+}

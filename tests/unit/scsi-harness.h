@@ -8,6 +8,7 @@
 #ifndef XCOPY_TEST_SCSI_HARNESS_H
 #define XCOPY_TEST_SCSI_HARNESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,6 +120,19 @@ const uint8_t *sh_plain_sense (uint8_t key, uint8_t asc, uint8_t ascq);
  * GOOD).
  */
 void sh_clear_ua (struct sh_env *e);
+
+/* Counting scsi_submit completions: pass sh_waiter_done and &w, then
+ * sh_wait (&w, n) until n commands have completed.
+ */
+struct sh_waiter {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  unsigned done;
+};
+#define SH_WAITER_INIT \
+  { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 }
+void sh_waiter_done (struct scsi_cmd *cmd, void *opaque);
+void sh_wait (struct sh_waiter *w, unsigned n);
 
 /* CDB builders for the block commands (big-endian fields). */
 void sh_cdb10 (uint8_t *cdb, uint8_t op, uint8_t byte1, uint32_t lba,

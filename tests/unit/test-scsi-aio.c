@@ -159,33 +159,6 @@ teardown (struct sh_env *e)
 
 /* ---- Submitting and waiting ---- */
 
-struct waiter {
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  unsigned done;
-};
-
-static void
-on_done (struct scsi_cmd *c, void *opaque)
-{
-  struct waiter *w = opaque;
-
-  (void) c;
-  pthread_mutex_lock (&w->lock);
-  w->done++;
-  pthread_cond_signal (&w->cond);
-  pthread_mutex_unlock (&w->lock);
-}
-
-static void
-wait_done (struct waiter *w, unsigned n)
-{
-  pthread_mutex_lock (&w->lock);
-  while (w->done < n)
-    pthread_cond_wait (&w->cond, &w->lock);
-  pthread_mutex_unlock (&w->lock);
-}
-
 /* A READ(16) or WRITE(16) of blocks at lba with buf as data. */
 static void
 prepare (struct sh_cmd *c, bool write, uint8_t byte1, uint64_t lba,
@@ -228,7 +201,7 @@ file_has (int fd, const void *data, size_t len)
 static void
 deep_queue (void)
 {
-  struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+  struct sh_waiter w = SH_WAITER_INIT;
   uint8_t *data = h_malloc (64 * 4 * KiB), *back = h_calloc (64 * 4 * KiB);
   struct sh_cmd *cmds = h_calloc (128 * sizeof *cmds);
   struct sh_env e;
@@ -237,15 +210,15 @@ deep_queue (void)
   h_fill_random (data, 64 * 4 * KiB, 7);
   for (unsigned i = 0; i < 64; i++) {
     prepare (&cmds[i], true, 0, i * 8, 8, data + i * 4 * KiB);
-    REQUIRE (scsi_submit (e.nexus, &cmds[i].c, on_done, &w) == 0);
+    REQUIRE (scsi_submit (e.nexus, &cmds[i].c, sh_waiter_done, &w) == 0);
   }
-  wait_done (&w, 64);
+  sh_wait (&w, 64);
   for (unsigned i = 64; i < 128; i++) {
     prepare (&cmds[i], false, 0, (i - 64) * 8, 8,
              back + (i - 64) * 4 * KiB);
-    REQUIRE (scsi_submit (e.nexus, &cmds[i].c, on_done, &w) == 0);
+    REQUIRE (scsi_submit (e.nexus, &cmds[i].c, sh_waiter_done, &w) == 0);
   }
-  wait_done (&w, 128);
+  sh_wait (&w, 128);
   for (unsigned i = 0; i < 128; i++) {
     CHECK_INT (cmds[i].c.status, ==, SCSI_STATUS_GOOD);
     CHECK_INT (cmds[i].c.data_in_len, ==, i < 64 ? 0 : 4 * KiB);
@@ -269,19 +242,19 @@ deep_queue (void)
 static void
 checked_on_submit (void)
 {
-  struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+  struct sh_waiter w = SH_WAITER_INIT;
   uint8_t buf[1024];
   struct sh_cmd c;
   struct sh_env e;
 
   setup (&e, true);
   prepare (&c, false, 0, 2047, 2, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
   CHECK_INT (w.done, ==, 1);
   SH_EXPECT_PLAIN (&c, SCSI_SK_ILLEGAL_REQUEST, 0x21, 0x00);
   /* RDPROTECT: an invalid field, also before any I/O. */
   prepare (&c, false, 0x20, 0, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
   CHECK_INT (w.done, ==, 2);
   SH_EXPECT_BAD_CDB (&c, 1, 7);
   CHECK_INT (A.aio_reads, ==, 0);
@@ -294,7 +267,7 @@ checked_on_submit (void)
 static void
 errors (void)
 {
-  struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+  struct sh_waiter w = SH_WAITER_INIT;
   uint8_t buf[512] = { 1 };
   struct sh_cmd c;
   struct sh_env e;
@@ -302,25 +275,25 @@ errors (void)
   setup (&e, true);
   A.start_err = -ENOTCONN;       /* the backend is down */
   prepare (&c, false, 0, 0, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
-  wait_done (&w, 1);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
+  sh_wait (&w, 1);
   SH_EXPECT_PLAIN (&c, SCSI_SK_ABORTED_COMMAND, 0x08, 0x00);
   A.start_err = 0;
   A.end_err = -EIO;
   prepare (&c, false, 0, 0, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
-  wait_done (&w, 2);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
+  sh_wait (&w, 2);
   SH_EXPECT_PLAIN (&c, SCSI_SK_MEDIUM_ERROR, 0x11, 0x00);
   CHECK_INT (c.c.data_in_len, ==, 0);
   prepare (&c, true, 0, 0, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
-  wait_done (&w, 3);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
+  sh_wait (&w, 3);
   SH_EXPECT_PLAIN (&c, SCSI_SK_MEDIUM_ERROR, 0x0c, 0x00);
   /* The failed write released its blocks: the next one gets them. */
   A.end_err = 0;
   prepare (&c, true, 0, 0, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
-  wait_done (&w, 4);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
+  sh_wait (&w, 4);
   SH_EXPECT_GOOD (&c);
   CHECK (file_has (e.fd, buf, sizeof buf));
   CHECK_INT (A.sync_writes, ==, 0);
@@ -333,7 +306,7 @@ errors (void)
 static void
 deferred (void)
 {
-  struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+  struct sh_waiter w = SH_WAITER_INIT;
   struct rangelock_hold h = RANGELOCK_HOLD_INIT;
   uint8_t buf[4096], zero[4096] = { 0 };
   struct sh_cmd c;
@@ -343,8 +316,8 @@ deferred (void)
   h_fill_random (buf, sizeof buf, 3);
   A.start_err = -EAGAIN;
   prepare (&c, true, 0, 0, 8, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
-  wait_done (&w, 1);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
+  sh_wait (&w, 1);
   SH_EXPECT_GOOD (&c);
   CHECK_INT (A.sync_writes, ==, 1);
   CHECK_INT (A.aio_writes, ==, 0);
@@ -354,11 +327,11 @@ deferred (void)
   REQUIRE (rangelock_lock (&e.lu->locks, &h, 4096, 512, RANGELOCK_EXCL,
                            NULL) == 0);
   prepare (&c, true, 0, 8, 8, zero);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
   usleep (100 * 1000);
   CHECK_INT (w.done, ==, 1);    /* still waiting for the range */
   rangelock_release (&h);
-  wait_done (&w, 2);
+  sh_wait (&w, 2);
   SH_EXPECT_GOOD (&c);
   CHECK_INT (A.sync_writes, ==, 2);
   CHECK_INT (A.aio_writes, ==, 0);
@@ -369,25 +342,25 @@ deferred (void)
 static void
 fua (void)
 {
-  struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+  struct sh_waiter w = SH_WAITER_INIT;
   uint8_t buf[512] = { 9 };
   struct sh_cmd c;
   struct sh_env e;
 
   setup (&e, true);
   prepare (&c, true, 0x08, 0, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
   prepare (&c, true, 0, 1, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
-  wait_done (&w, 2);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
+  sh_wait (&w, 2);
   CHECK_INT (A.aio_writes, ==, 2);
   CHECK_INT (A.fua_writes, ==, 1);
   teardown (&e);
 
   setup (&e, false);
   prepare (&c, true, 0, 0, 1, buf);
-  REQUIRE (scsi_submit (e.nexus, &c.c, on_done, &w) == 0);
-  wait_done (&w, 3);
+  REQUIRE (scsi_submit (e.nexus, &c.c, sh_waiter_done, &w) == 0);
+  sh_wait (&w, 3);
   CHECK_INT (A.fua_writes, ==, 1);
   teardown (&e);
 }

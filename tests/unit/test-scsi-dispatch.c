@@ -433,29 +433,10 @@ abort_while_waiting (void)
   sh_teardown (&e);
 }
 
-struct done_state {
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  int done;
-};
-
-static void
-on_done (struct scsi_cmd *c, void *opaque)
-{
-  struct done_state *d = opaque;
-
-  (void) c;
-  pthread_mutex_lock (&d->lock);
-  d->done++;
-  pthread_cond_signal (&d->cond);
-  pthread_mutex_unlock (&d->lock);
-}
-
 static void
 submit_async (void)
 {
-  struct done_state d = { PTHREAD_MUTEX_INITIALIZER,
-                          PTHREAD_COND_INITIALIZER, 0 };
+  struct sh_waiter d = SH_WAITER_INIT;
   struct sh_cmd cmds[16];
   struct sh_env e;
 
@@ -466,12 +447,9 @@ submit_async (void)
     cmds[i].c.cdb = cmds[i].cdb;
     cmds[i].c.cdb_len = 6;
     cmds[i].c.status = 0xff;
-    REQUIRE (scsi_submit (e.nexus, &cmds[i].c, on_done, &d) == 0);
+    REQUIRE (scsi_submit (e.nexus, &cmds[i].c, sh_waiter_done, &d) == 0);
   }
-  pthread_mutex_lock (&d.lock);
-  while (d.done < 16)
-    pthread_cond_wait (&d.cond, &d.lock);
-  pthread_mutex_unlock (&d.lock);
+  sh_wait (&d, 16);
   for (int i = 0; i < 16; i++)
     CHECK_INT (cmds[i].c.status, ==, 0);
   sh_teardown (&e);
